@@ -115,6 +115,7 @@ export function bitfield<const N extends string>(name: string, specs: readonly F
 }
 
 export const U64_MASK = (1n << 64n) - 1n;
+export const U32_MASK = (1n << 32n) - 1n;
 
 /** Format a 64-bit value the way the spec and Linux print it: 0x + 16 upper-case hex digits. */
 export function hex64(value: bigint): string {

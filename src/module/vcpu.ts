@@ -1,0 +1,71 @@
+/**
+ * A TD vCPU as the module keeps it: the TDVPS (TDVPR page plus its TDCX pages) with the vCPU's
+ * state machine, LP association, VE_INFO, and the guest CPU whose registers are the TD's own.
+ *
+ * The guest's architectural state (GPRs, RIP, interrupt flag) lives in `cpu`; the program it runs
+ * is `program`, a suspended generator that TDH.VP.ENTER resumes and a TD exit suspends. Source:
+ * TDX module 1.5 `tdx_tdvps.h`; facts tdx-module.md §4.5, §6.
+ */
+import { LastTdExit, VcpuState, type LastTdExitValue, type VcpuStateValue } from '../abi/lifecycle.ts';
+import { GuestCpu, type GuestGen, type OpResult } from '../platform/guest-cpu.ts';
+import type { Td } from './td.ts';
+
+/** The #VE information the module fills when it injects a #VE (TDVPS page 0). */
+export interface VeInfo {
+  valid: boolean;
+  exitReason: number;
+  exitQualification: bigint;
+  gla: bigint;
+  gpa: bigint;
+  eptpIndex: number;
+  instructionLength: number;
+  instructionInfo: number;
+}
+
+export function emptyVeInfo(): VeInfo {
+  return { valid: false, exitReason: 0, exitQualification: 0n, gla: 0n, gpa: 0n, eptpIndex: 0, instructionLength: 0, instructionInfo: 0 };
+}
+
+export class Vcpu {
+  state: VcpuStateValue = VcpuState.VCPU_UNINITIALIZED;
+  /** TDCX pages added by TDH.VP.ADDCX (the TDVPR itself is page 0 of the TDVPS). */
+  readonly tdcx: bigint[] = [];
+  /** VCPU_INDEX, assigned by TDH.VP.INIT; -1 before. */
+  index = -1;
+  /** Logical processor the vCPU is associated with, or -1. */
+  assocLp = -1;
+  lastTdExit: LastTdExitValue = LastTdExit.ASYNC_FAULT;
+  /** TD epoch sampled at the last TDH.VP.ENTER (VCPU_EPOCH). */
+  epoch = 0n;
+  /** x2APIC ID given to TDH.VP.INIT version 1. */
+  x2apicId = 0n;
+  /** The guest CPU: its registers are the TDVPS guest GPR state. */
+  readonly cpu = new GuestCpu();
+  /** The guest program, suspended at its last trapping instruction; undefined before boot. */
+  program: GuestGen<void> | undefined;
+  /** The result to resume the program with at the next entry. */
+  resumeWith: OpResult | undefined;
+  /** The GPR/XMM select masks of the TDVMCALL the vCPU exited with. */
+  tdvmcallGprSelect = 0n;
+  tdvmcallXmmSelect = 0n;
+  veInfo: VeInfo = emptyVeInfo();
+  /** TDG.VP.CPUIDVE.SET flags: #VE on every CPUID at CPL 0 / CPL > 0. */
+  cpuidVeSupervisor = false;
+  cpuidVeUser = false;
+  /** Guest asked to halt (HLT TDVMCALL) and has not been woken. */
+  halted = false;
+  /** NMI requested by the host through TDVPS PEND_NMI. */
+  pendingNmi = false;
+  /** Virtual interrupts posted by the host and not yet delivered. */
+  readonly pendingInterrupts: number[] = [];
+
+  constructor(
+    /** TDVPR physical address: the vCPU's identity in every SEAMCALL. */
+    readonly tdvpr: bigint,
+    readonly td: Td,
+  ) {}
+
+  get tdvprPfn(): bigint {
+    return this.tdvpr >> 12n;
+  }
+}
