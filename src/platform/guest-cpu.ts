@@ -8,7 +8,8 @@
  * runner answers with an `OpResult`:
  *   - `done`: the instruction completed (its effects are already in the registers, or `data`);
  *   - `ve`:   the module injected a virtualization exception (#VE, vector 20); VE_INFO is set;
- *   - `fault`: the module injected another exception (#GP, #UD, #PF, #DF).
+ *   - `fault`: the module injected another exception (#GP, #UD, #PF, #DF);
+ *   - `interrupt`: an external interrupt is delivered before the instruction executes.
  * On an injected exception the CPU here runs the guest's own handler from its IDT (with `yield*`,
  * so the handler's instructions trap the same way) and then re-executes the instruction unless
  * the handler moved RIP past it — which is what a #VE handler does once it has emulated the
@@ -51,7 +52,9 @@ export type GuestOp =
 export type OpResult =
   | { readonly kind: 'done'; readonly data?: Uint8Array }
   | { readonly kind: 've' }
-  | { readonly kind: 'fault'; readonly vector: number; readonly errorCode?: bigint };
+  | { readonly kind: 'fault'; readonly vector: number; readonly errorCode?: bigint }
+  /** An external interrupt arrived before the instruction executed: run its handler, then retry. */
+  | { readonly kind: 'interrupt'; readonly vector: number };
 
 /** A guest exception handler (an IDT entry). It may execute instructions itself. */
 export type ExceptionHandler = (cpu: GuestCpu, vector: number, errorCode: bigint | undefined) => GuestGen<void>;
@@ -93,6 +96,11 @@ export class GuestCpu {
       if (res.kind === 'done') {
         this.rip = start + BigInt(length);
         return res.data;
+      }
+      if (res.kind === 'interrupt') {
+        // Interrupts are delivered between instructions: RIP still points at this one.
+        yield* this.deliver(res.vector, undefined);
+        continue;
       }
       const vector = res.kind === 've' ? Vector.VE : res.vector;
       const errorCode = res.kind === 'fault' ? res.errorCode : undefined;
