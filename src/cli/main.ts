@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { pathToFileURL } from 'node:url';
 import { UsageError } from './errors.ts';
+import { registerDecodeCommand } from './commands/decode.ts';
 
 export function buildProgram(): Command {
   const program = new Command('tdxsim')
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   // Subcommands register here, one line each.
+  registerDecodeCommand(program);
   return program;
 }
 
