@@ -99,4 +99,6 @@ export const LockKey = Object.freeze({
   tdmr: (base: bigint): string => `tdmr:${base.toString(16)}`,
   /** A package's PHYMEM.CACHE.WB mutex. */
   wbcache: (pkg: number): string => `wbcache:${pkg}`,
+  /** A package's key-encryption table (PCONFIG engine), held while a key is programmed. */
+  ket: (pkg: number): string => `ket:${pkg}`,
 });

@@ -20,6 +20,7 @@ import type { LeafDef } from '../abi/leaf.ts';
 import type { SeamcallHandler, TdcallHandler } from './context.ts';
 import { LockTable } from './locks.ts';
 import { Pamt } from './pamt.ts';
+import { Kot } from './kot.ts';
 import type { Td } from './td.ts';
 import type { Vcpu } from './vcpu.ts';
 import { SEAMCALL_HANDLERS, TDCALL_HANDLERS } from './dispatch.ts';
@@ -41,6 +42,7 @@ const ALLOWED_BEFORE_READY: ReadonlySet<number> = new Set([
 export interface Tdmr {
   readonly base: bigint;
   readonly size: bigint;
+  /** PAMT areas indexed by PAMT level (PamtPageSize): [4K, 2M, 1G]. */
   readonly pamt: readonly { base: bigint; size: bigint }[];
   readonly reserved: readonly { offset: bigint; size: bigint }[];
 }
@@ -89,12 +91,20 @@ export class TdxModule implements SeamModule {
   readonly tds = new Map<bigint, Td>();
   /** vCPUs by TDVPR physical address. */
   readonly vcpus = new Map<bigint, Vcpu>();
+  /**
+   * Guest instructions one TDH.VP.ENTER may run before the simulator preempts the vCPU with an
+   * external-interrupt TD exit, standing in for the host's timer tick (vcpu-runner.ts).
+   */
+  stepBudget = 1_000_000;
+  /** Key Ownership Table and the per-package cache write-back table. */
+  readonly kot: Kot;
 
   constructor(
     readonly platform: Platform,
     readonly identity: ModuleIdentity,
   ) {
     this.lpState = platform.lps.map(() => ({ lpInit: false, lastVcpu: undefined }));
+    this.kot = new Kot(platform.packages.length);
   }
 
   seamcall(lp: LogicalProcessor, regs: RegisterFile): void {
