@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { pathToFileURL } from 'node:url';
 import { UsageError } from './errors.ts';
 import { registerDecodeCommand } from './commands/decode.ts';
+import { registerAbiCommand } from './commands/abi.ts';
 
 export function buildProgram(): Command {
   const program = new Command('tdxsim')
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .exitOverride();
   // Subcommands register here, one line each.
   registerDecodeCommand(program);
+  registerAbiCommand(program);
   return program;
 }
 

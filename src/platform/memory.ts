@@ -9,8 +9,9 @@
  *   - the host (KeyID 0, or a shared/MKTME KeyID) reading a TD-private page sees ciphertext;
  *   - a host write to a TD-private line replaces it with the host's data under the host's key,
  *     so what the TD reads afterwards is corrupted, as with integrity-protected TDX memory.
- * Keys are programmed per KeyID by PCONFIG (`programKey`); reprogramming a KeyID makes old data
- * written under it unreadable, as a key change does.
+ * Keys are programmed per KeyID by PCONFIG (`programKey`). Lines remember the key *generation*
+ * they were written with, not just the KeyID, so reprogramming or freeing a KeyID makes data
+ * written under its old key unreadable through it, as a key change does.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
@@ -20,12 +21,19 @@ const LINES_PER_PAGE = PAGE_BYTES / LINE_BYTES;
 /** KeyID 0: no TDX key (TME bypass / host shared memory). */
 export const KEYID_NONE = 0;
 
+/**
+ * A key generation: one programming of one KeyID. Generation 0 is "no key" (KeyID 0, identity).
+ * Pages store generations, so a line written before a KeyID was reprogrammed keeps its old key.
+ */
+type KeyGen = number;
+const GEN_NONE: KeyGen = 0;
+
 interface Page {
-  /** Plaintext of each line under `lineKey[i]`; null while the page is all zero under `zeroKey`. */
+  /** Plaintext of each line under its key generation; null while the page is all zero. */
   data: Uint8Array | null;
-  /** KeyID of each line, or null when every line uses `key`. */
-  lineKey: Uint16Array | null;
-  key: number;
+  /** Key generation of each line, or null when every line uses `key`. */
+  lineKey: Uint32Array | null;
+  key: KeyGen;
 }
 
 export class MemoryError extends Error {
@@ -34,7 +42,10 @@ export class MemoryError extends Error {
 
 export class PhysicalMemory {
   private readonly pages = new Map<number, Page>();
-  private readonly keys = new Map<number, Buffer>();
+  /** Current key generation of each programmed KeyID. */
+  private readonly current = new Map<number, KeyGen>();
+  /** AES-XTS key of each generation (index 0 unused: no encryption). */
+  private readonly genKeys: Buffer[] = [Buffer.alloc(0)];
 
   constructor(
     /** Highest physical address + 1 that exists (bytes). */
@@ -44,12 +55,26 @@ export class PhysicalMemory {
   /** Program (or reprogram) the AES-XTS key of a KeyID, as PCONFIG does. */
   programKey(keyId: number, key: Buffer = randomBytes(32)): void {
     if (key.length !== 32) throw new MemoryError('AES-XTS-128 needs a 32-byte key');
-    this.keys.set(keyId, key);
+    if (keyId === KEYID_NONE) throw new MemoryError('KeyID 0 has no key');
+    this.current.set(keyId, this.genKeys.length);
+    this.genKeys.push(key);
   }
 
-  /** Forget a KeyID's key (TDH.MNG.KEY.FREEID makes it reusable). */
+  /** Forget a KeyID's key (TDH.MNG.KEY.FREEID makes it reusable): old data stays unreadable. */
   clearKey(keyId: number): void {
-    this.keys.delete(keyId);
+    this.current.delete(keyId);
+  }
+
+  /** The key generation a KeyID reads and writes with now; an unprogrammed KeyID gets a random key. */
+  private gen(keyId: number): KeyGen {
+    if (keyId === KEYID_NONE) return GEN_NONE;
+    let g = this.current.get(keyId);
+    if (g === undefined) {
+      g = this.genKeys.length;
+      this.genKeys.push(randomBytes(32));
+      this.current.set(keyId, g);
+    }
+    return g;
   }
 
   contains(pa: bigint, length: number): boolean {
@@ -65,6 +90,7 @@ export class PhysicalMemory {
 
   read(pa: bigint, length: number, keyId: number): Uint8Array {
     this.check(pa, length);
+    const gen = this.gen(keyId);
     const out = new Uint8Array(length);
     let done = 0;
     while (done < length) {
@@ -72,7 +98,7 @@ export class PhysicalMemory {
       const pfn = Number(addr >> 12n);
       const off = Number(addr & 4095n);
       const n = Math.min(length - done, PAGE_BYTES - off);
-      this.readInPage(pfn, off, out.subarray(done, done + n), keyId);
+      this.readInPage(pfn, off, out.subarray(done, done + n), gen);
       done += n;
     }
     return out;
@@ -80,13 +106,14 @@ export class PhysicalMemory {
 
   write(pa: bigint, data: Uint8Array, keyId: number): void {
     this.check(pa, data.length);
+    const gen = this.gen(keyId);
     let done = 0;
     while (done < data.length) {
       const addr = pa + BigInt(done);
       const pfn = Number(addr >> 12n);
       const off = Number(addr & 4095n);
       const n = Math.min(data.length - done, PAGE_BYTES - off);
-      this.writeInPage(pfn, off, data.subarray(done, done + n), keyId);
+      this.writeInPage(pfn, off, data.subarray(done, done + n), gen);
       done += n;
     }
   }
@@ -99,9 +126,10 @@ export class PhysicalMemory {
     if (pa & 4095n) throw new MemoryError(`zeroPages: ${pa} is not page-aligned`);
     this.check(pa, count * PAGE_BYTES);
     const first = Number(pa >> 12n);
+    const gen = this.gen(keyId);
     for (let i = 0; i < count; i++) {
-      if (keyId === KEYID_NONE) this.pages.delete(first + i);
-      else this.pages.set(first + i, { data: null, lineKey: null, key: keyId });
+      if (gen === GEN_NONE) this.pages.delete(first + i);
+      else this.pages.set(first + i, { data: null, lineKey: null, key: gen });
     }
   }
 
@@ -122,18 +150,18 @@ export class PhysicalMemory {
     }
   }
 
-  private lineKeyOf(page: Page, line: number): number {
+  private lineKeyOf(page: Page, line: number): KeyGen {
     return page.lineKey ? page.lineKey[line]! : page.key;
   }
 
-  private readInPage(pfn: number, off: number, out: Uint8Array, keyId: number): void {
+  private readInPage(pfn: number, off: number, out: Uint8Array, gen: KeyGen): void {
     const page = this.pages.get(pfn);
     if (!page) {
       // Never written: zero plaintext under "no key". A reader with a real key sees it decrypted.
-      if (keyId !== KEYID_NONE) this.crossKeyRead(pfn, off, out, KEYID_NONE, null, keyId);
+      if (gen !== GEN_NONE) this.crossKeyRead(pfn, off, out, GEN_NONE, null, gen);
       return;
     }
-    if (!page.lineKey && page.key === keyId) {
+    if (!page.lineKey && page.key === gen) {
       if (page.data) out.set(page.data.subarray(off, off + out.length));
       return;
     }
@@ -145,10 +173,10 @@ export class PhysicalMemory {
       const n = Math.min(out.length - pos, lineEnd - pos);
       const lk = this.lineKeyOf(page, line);
       const dst = out.subarray(pos, pos + n);
-      if (lk === keyId) {
+      if (lk === gen) {
         if (page.data) dst.set(page.data.subarray(off + pos, off + pos + n));
       } else {
-        this.crossKeyRead(pfn, off + pos, dst, lk, page.data, keyId);
+        this.crossKeyRead(pfn, off + pos, dst, lk, page.data, gen);
       }
       pos += n;
     }
@@ -159,9 +187,9 @@ export class PhysicalMemory {
     pfn: number,
     off: number,
     out: Uint8Array,
-    writerKey: number,
+    writerKey: KeyGen,
     data: Uint8Array | null,
-    readerKey: number,
+    readerKey: KeyGen,
   ): void {
     const lineStart = Math.floor(off / LINE_BYTES) * LINE_BYTES;
     const lineEnd = Math.ceil((off + out.length) / LINE_BYTES) * LINE_BYTES;
@@ -172,10 +200,10 @@ export class PhysicalMemory {
     out.set(seen.subarray(off - lineStart, off - lineStart + out.length));
   }
 
-  /** AES-XTS-128 over whole lines, tweaked by PA; KeyID 0 is the identity (no encryption). */
-  private xts(keyId: number, pa: bigint, input: Uint8Array, encrypt: boolean): Uint8Array {
-    if (keyId === KEYID_NONE) return input;
-    const key = this.keys.get(keyId) ?? this.unprogrammedKey(keyId);
+  /** AES-XTS-128 over whole lines, tweaked by PA; generation 0 is the identity (no encryption). */
+  private xts(gen: KeyGen, pa: bigint, input: Uint8Array, encrypt: boolean): Uint8Array {
+    if (gen === GEN_NONE) return input;
+    const key = this.genKeys[gen]!;
     const out = new Uint8Array(input.length);
     for (let i = 0; i < input.length; i += LINE_BYTES) {
       const tweak = Buffer.alloc(16);
@@ -187,17 +215,10 @@ export class PhysicalMemory {
     return out;
   }
 
-  /** A KeyID nobody programmed decrypts with an arbitrary key of its own. */
-  private unprogrammedKey(keyId: number): Buffer {
-    const key = randomBytes(32);
-    this.keys.set(keyId, key);
-    return key;
-  }
-
-  private writeInPage(pfn: number, off: number, src: Uint8Array, keyId: number): void {
+  private writeInPage(pfn: number, off: number, src: Uint8Array, gen: KeyGen): void {
     let page = this.pages.get(pfn);
     if (!page) {
-      page = { data: null, lineKey: null, key: KEYID_NONE };
+      page = { data: null, lineKey: null, key: GEN_NONE };
       this.pages.set(pfn, page);
     }
     const firstLine = Math.floor(off / LINE_BYTES);
@@ -206,26 +227,26 @@ export class PhysicalMemory {
     // key sees it (the old ciphertext decrypted with the new key).
     for (let line = firstLine; line <= lastLine; line++) {
       const lk = this.lineKeyOf(page, line);
-      if (lk === keyId) continue;
+      if (lk === gen) continue;
       const ls = line * LINE_BYTES;
       const fullyCovered = off <= ls && off + src.length >= ls + LINE_BYTES;
       let seen: Uint8Array | null = null;
       if (!fullyCovered) {
         seen = new Uint8Array(LINE_BYTES);
-        this.crossKeyRead(pfn, ls, seen, lk, page.data, keyId);
+        this.crossKeyRead(pfn, ls, seen, lk, page.data, gen);
       }
       if (!page.lineKey) {
         if (firstLine === 0 && lastLine === LINES_PER_PAGE - 1 && fullyCoveredPage(off, src.length)) {
-          page.key = keyId; // a whole-page write under one key stays uniform
+          page.key = gen; // a whole-page write under one key stays uniform
           break;
         }
-        page.lineKey = new Uint16Array(LINES_PER_PAGE).fill(page.key);
+        page.lineKey = new Uint32Array(LINES_PER_PAGE).fill(page.key);
       }
-      page.lineKey[line] = keyId;
+      page.lineKey[line] = gen;
       if (seen) {
         page.data ??= new Uint8Array(PAGE_BYTES);
         page.data.set(seen, ls);
-      } else if (page.data === null && lk !== KEYID_NONE) {
+      } else if (page.data === null && lk !== GEN_NONE) {
         // Zero-under-key page becoming mixed: materialise so other lines keep their zeros.
         page.data = new Uint8Array(PAGE_BYTES);
       }
