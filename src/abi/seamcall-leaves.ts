@@ -296,7 +296,9 @@ export const SeamcallLeaf = Object.freeze({
       { reg: 'RCX', name: 'tdr', doc: 'TDR PA' },
       { reg: 'RDX', name: 'tdParams', doc: 'TD_PARAMS PA (1024-aligned, shared)' },
     ],
-    outputs: [],
+    outputs: [
+      { reg: 'RCX', name: 'extendedError', doc: '0; on a CPUID_CONFIG error, the offending leaf (bits 31:0) and sub-leaf (bits 63:32)' },
+    ],
     notes: 'A CPUID_CONFIG error reports the offending leaf/subleaf in RCX.',
   }),
   TDH_VP_INIT: seamcall({
@@ -311,6 +313,8 @@ export const SeamcallLeaf = Object.freeze({
       { reg: 'R8', name: 'x2apicId', doc: "version 1: the vCPU's x2APIC ID" },
     ],
     outputs: [],
+    notes:
+      'Version 1 (x2APIC ID in R8) is what Linux KVM issues. The 1.5.01 dispatcher accepts only version 0; later 1.5 releases added version 1. tdxsim accepts both so a KVM-shaped host runs unchanged.',
   }),
   TDH_MEM_PAGE_PROMOTE: seamcall({
     mnemonic: 'TDH.MEM.PAGE.PROMOTE',
@@ -465,7 +469,7 @@ export const SeamcallLeaf = Object.freeze({
     maxVersion: 0,
     purpose: 'Read a global metadata field',
     implemented: true,
-    inputs: [{ reg: 'RDX', name: 'fieldId', doc: 'field identifier (0 = first field)', layout: FIELD_ID }],
+    inputs: [{ reg: 'RDX', name: 'fieldId', doc: 'field identifier (the null id, all ones, asks for the first field)', layout: FIELD_ID }],
     outputs: [
       { reg: 'RDX', name: 'nextFieldId', doc: 'the next field id, or -1 after the last' },
       { reg: 'R8', name: 'value', doc: 'field value' },

@@ -108,10 +108,11 @@ const mngAddCx: SeamcallHandler = ({ module, regs }) => {
     if (index > TDCS_MAX_PAGES - 1) return TdxStatus.TDX_TDCX_NUM_INCORRECT;
     const cx = lockExplicitPage(scope, module, page, OperandId.RCX, 'exclusive', PamtPageType.PT_NDA);
     if (!cx.ok) return cx.status;
-    initTdcxPage(module, td, page, index);
     // OP_STATE lives in the TDCS, so it can only be checked once the minimum TDCS exists: extra
-    // (L2) pages may be added only before MNG.INIT.
+    // (L2) pages may be added only before MNG.INIT. Checked before the page is touched, so a
+    // refused page keeps the host's contents.
     if (index + 1 > TDCS_BASE_PAGES && td.opState !== OpState.UNINITIALIZED) return TdxStatus.TDX_OP_STATE_INCORRECT;
+    initTdcxPage(module, td, page, index);
     td.tdcx.push(page);
     td.childCount++;
     module.pamt.set(page, PamtPageSize.PT_4KB, PamtPageType.PT_TDCX, tdr);
