@@ -75,6 +75,10 @@ export type LastTdExitValue = (typeof LastTdExit)[keyof typeof LastTdExit];
 export const TDCS_BASE_PAGES = 6;
 /** TDVPS pages of an L1-only vCPU (TDVPR + 5 TDCX): 6, plus three per L2 VM. */
 export const TDVPS_BASE_PAGES = 6;
+/** TDCS pages each L2 VM adds (TDCS_PAGES_PER_L2_VM; SYS TDCS_SIZE_PER_L2_VM = 1 page). */
+export const TDCS_PAGES_PER_L2_VM = 1;
+/** TDVPS pages each L2 VM adds (TDVPS_PAGES_PER_L2_VM: VMCS, MSR bitmaps, shadow MSR bitmaps). */
+export const TDVPS_PAGES_PER_L2_VM = 3;
 /** Maximum TDCS pages (6 + 3 L2 VMs). */
 export const TDCS_MAX_PAGES = 9;
 /** Maximum TDVPS pages (6 + 3 × 3). */

@@ -483,3 +483,9 @@ export const MD_LIST_HEADER = defineLayout('md_list_header_t', 8, [
 /** Bytes of a sequence header and of each element. */
 export const MD_SEQUENCE_HEADER_BYTES = 8;
 export const MD_ELEMENT_BYTES = 8;
+/**
+ * The smallest list buffer `md_dump_list` works with: list header + sequence header +
+ * MAX_ELEMENTS_IN_FIELD (16) — the module adds the element count as bytes here; below it the dump
+ * writes nothing and reports TDX_METADATA_LIST_OVERFLOW.
+ */
+export const MD_LIST_MIN_BYTES = 8 + MD_SEQUENCE_HEADER_BYTES + 16;

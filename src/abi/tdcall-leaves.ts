@@ -143,7 +143,10 @@ export const TdcallLeaf = Object.freeze({
     maxVersion: 0,
     purpose: "Read a field of this vCPU's metadata",
     implemented: true,
-    inputs: [{ reg: 'RDX', name: 'fieldId', doc: 'field identifier', layout: FIELD_ID }],
+    inputs: [
+      { reg: 'RDX', name: 'fieldId', doc: 'field identifier', layout: FIELD_ID },
+      { reg: 'RCX', name: 'vm', doc: 'must be 0 (else OPERAND_INVALID|RCX; `tdg_vp_rd_wr`)' },
+    ],
     outputs: [
       { reg: 'RDX', name: 'nextFieldId', doc: 'next field id' },
       { reg: 'R8', name: 'value', doc: 'field value' },
@@ -159,6 +162,7 @@ export const TdcallLeaf = Object.freeze({
       { reg: 'RDX', name: 'fieldId', doc: 'field identifier', layout: FIELD_ID },
       { reg: 'R8', name: 'value', doc: 'new value' },
       { reg: 'R9', name: 'mask', doc: 'write mask' },
+      { reg: 'RCX', name: 'vm', doc: 'must be 0 (else OPERAND_INVALID|RCX; `tdg_vp_rd_wr`)' },
     ],
     outputs: [{ reg: 'R8', name: 'oldValue', doc: 'previous value' }],
   }),
@@ -168,7 +172,7 @@ export const TdcallLeaf = Object.freeze({
     maxVersion: 0,
     purpose: 'Read a global (platform) metadata field',
     implemented: true,
-    inputs: [{ reg: 'RDX', name: 'fieldId', doc: 'field identifier (0 = first field)', layout: FIELD_ID }],
+    inputs: [{ reg: 'RDX', name: 'fieldId', doc: 'field identifier (the null id, all ones, asks for the first field)', layout: FIELD_ID }],
     outputs: [
       { reg: 'RDX', name: 'nextFieldId', doc: 'next field id' },
       { reg: 'R8', name: 'value', doc: 'field value' },

@@ -81,6 +81,8 @@ export const ExtExitQualType = Object.freeze({
 
 /** Exception vectors the TDX module injects into a TD. */
 export const Vector = Object.freeze({
+  /** Non-maskable interrupt (delivered for TDVPS PEND_NMI). */
+  NMI: 2,
   UD: 6,
   DF: 8,
   GP: 13,
@@ -109,3 +111,32 @@ export const InstructionLength = Object.freeze({
   /** 0F 09 */
   WBINVD: 2,
 } as const);
+
+/**
+ * TD VMCS fields the host reaches through TDH.VP.RD/WR (metadata class 0, field code = the VMCS
+ * field encoding). Encodings: Intel SDM Vol. 3D Appendix B; TDX module 1.5 `vmcs_defs.h`.
+ */
+export const TdVmcsField = Object.freeze({
+  /** 16-bit: posted-interrupt notification vector. */
+  POSTED_INTR_NV: 0x0002,
+  /** 64-bit: host physical address of the 64-byte posted-interrupt descriptor. */
+  POSTED_INTR_DESC_ADDR: 0x2016,
+  /** 64-bit: root of the host's shared EPT (what translates the TD's shared GPAs). */
+  SHARED_EPTP: 0x203c,
+  /** 32-bit: pin-based VM-execution controls (bit 7 = process posted interrupts). */
+  PIN_BASED_VM_EXEC_CONTROL: 0x4000,
+} as const);
+
+/** A VMCS field encoding's bit 0: 1 = the HIGH half of a 64-bit field (SDM Vol. 3C §25.11.2). */
+export const VMCS_ENCODING_ACCESS_HIGH = 1;
+
+/**
+ * POSTED_INTR_NV until the host writes it: an illegal vector (POSTED_INTERRUPT_NOTFICATION_VECTOR_INIT
+ * in the module's `vmcs_defs.h`). Enabling posted interrupts is refused while it is still this.
+ */
+export const POSTED_INTR_NV_INIT = 0xffff;
+/** Notification vectors TDH.VP.WR accepts: 0..255 (POSTED_INTERRUPT_NOTFICATION_VECTOR_MIN/MAX). */
+export const POSTED_INTR_NV_MAX = 255;
+
+/** A physical-address field nobody has written yet holds NULL_PA, all ones (`NULL_PA` in the module). */
+export const NULL_PA = 0xffff_ffff_ffff_ffffn;

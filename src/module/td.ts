@@ -9,6 +9,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { OpState, TdLifecycle, type OpStateValue, type TdLifecycleValue } from '../abi/lifecycle.ts';
+import { HP_LOCK_TIMEOUT_DEFAULT_US } from '../abi/td-config.ts';
 import type { SecureEpt } from './sept.ts';
 import type { Vcpu } from './vcpu.ts';
 
@@ -55,6 +56,17 @@ export class Td {
   /** TD_CTLS (PENDING_VE_DISABLE …) and NOTIFY_ENABLES, guest-writable controls. */
   tdCtls = 0n;
   notifyEnables = 0n;
+  /**
+   * TOPOLOGY_ENUM_CONFIGURED: every vCPU was given an x2APIC ID (TDH.VP.INIT version 1), so the
+   * guest may turn on TD_CTLS.ENUM_TOPOLOGY. TDH.MNG.INIT sets it and a version-0 TDH.VP.INIT
+   * clears it; no metadata leaf can see the TDCS before TDH.MNG.INIT, so it starts true here.
+   */
+  topologyEnumConfigured = true;
+  /** Virtual TSC parameters (TDCS TSC_OFFSET, TSC_MULTIPLIER) that TDH.MNG.INIT derives; KVM reads them. */
+  tscOffset = 0n;
+  tscMultiplier = 0n;
+  /** TDCS HP_LOCK_TIMEOUT in microseconds (host-writable through TDH.MNG.WR). */
+  hpLockTimeoutUs = HP_LOCK_TIMEOUT_DEFAULT_US;
   mrConfigId = new Uint8Array(MEASUREMENT_BYTES);
   mrOwner = new Uint8Array(MEASUREMENT_BYTES);
   mrOwnerConfig = new Uint8Array(MEASUREMENT_BYTES);

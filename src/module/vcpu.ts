@@ -7,7 +7,8 @@
  * TDX module 1.5 `tdx_tdvps.h`; facts tdx-module.md §4.5, §6.
  */
 import { LastTdExit, VcpuState, type LastTdExitValue, type VcpuStateValue } from '../abi/lifecycle.ts';
-import { GuestCpu, type GuestGen, type OpResult } from '../platform/guest-cpu.ts';
+import { GuestCpu, type GuestGen, type GuestOp, type OpResult } from '../platform/guest-cpu.ts';
+import { NULL_PA, POSTED_INTR_NV_INIT } from '../abi/vmx.ts';
 import type { Td } from './td.ts';
 
 /** The #VE information the module fills when it injects a #VE (TDVPS page 0). */
@@ -45,6 +46,19 @@ export class Vcpu {
   program: GuestGen<void> | undefined;
   /** The result to resume the program with at the next entry. */
   resumeWith: OpResult | undefined;
+  /**
+   * The instruction the vCPU was executing when a fault-like TD exit (or a preemption before it
+   * ran) took it out of the TD: the guest RIP still points at it, so the next TDH.VP.ENTER
+   * executes it again instead of resuming the program.
+   */
+  pendingOp: GuestOp | undefined;
+  /** Values of the MSRs the module virtualises (src/abi/msr.ts), once the guest wrote them. */
+  readonly msrs = new Map<number, bigint>();
+  /**
+   * What ended the guest program if it threw instead of yielding (a bug in the guest code): the
+   * vCPU then triple-faults, and this keeps the error for whoever debugs the guest.
+   */
+  guestError: unknown;
   /** The GPR/XMM select masks of the TDVMCALL the vCPU exited with. */
   tdvmcallGprSelect = 0n;
   tdvmcallXmmSelect = 0n;
@@ -58,6 +72,17 @@ export class Vcpu {
   pendingNmi = false;
   /** Virtual interrupts posted by the host and not yet delivered. */
   readonly pendingInterrupts: number[] = [];
+  /**
+   * TD VMCS SHARED_EPTP: the root of the host's shared EPT, which the host registers with
+   * TDH.VP.WR (bits 51:12 only). NULL_PA (all ones) until it does.
+   */
+  sharedEptp = NULL_PA;
+  /** TD VMCS POSTED_INTR_NV (TDH.VP.WR); POSTED_INTR_NV_INIT (an illegal vector) until written. */
+  postedIntrNv = POSTED_INTR_NV_INIT;
+  /** TD VMCS POSTED_INTR_DESC_ADDR: the host's 64-byte posted-interrupt descriptor; NULL_PA until written. */
+  postedIntrDescAddr = NULL_PA;
+  /** TD VMCS pin-based control "process posted interrupts" (bit 7), set by the host with TDH.VP.WR. */
+  postedInterrupts = false;
 
   constructor(
     /** TDVPR physical address: the vCPU's identity in every SEAMCALL. */
