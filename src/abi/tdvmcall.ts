@@ -176,3 +176,30 @@ export const MAP_GPA_MAX_CHUNK = 2n * 1024n * 1024n;
 
 /** GetTdVmCallInfo leaf 1, R11 bit 1: SetupEventNotifyInterrupt is supported. */
 export const TDVMCALLINFO_1_R11_SETUP_EVENT_NOTIFY = 1n << 1n;
+
+/**
+ * The registers of the TDVMCALL calling convention around every sub-function (GHCI; Linux
+ * `__tdx_hypercall` and `tdx_kvm_hypercall`; facts linux-tdx.md §2.2, tdx-module.md §6.6):
+ * R10 carries the call type in (TDX_HYPERCALL_STANDARD, or a KVM hypercall number) and the VMM's
+ * status out; R11 the sub-function in and the first result out; a KVM hypercall passes its four
+ * arguments in R11–R14.
+ */
+export const TDVMCALL_REGS = Object.freeze({
+  callType: 'R10',
+  status: 'R10',
+  subfunction: 'R11',
+  results: Object.freeze(['R11', 'R12', 'R13', 'R14', 'R15']),
+  kvmArgs: Object.freeze(['R11', 'R12', 'R13', 'R14']),
+} as const satisfies {
+  callType: GprName;
+  status: GprName;
+  subfunction: GprName;
+  results: readonly GprName[];
+  kvmArgs: readonly GprName[];
+});
+
+/** Direction operand of Instruction.IO and #VE.RequestMMIO (R13): GHCI, Linux PORT_READ/PORT_WRITE, EPT_READ/EPT_WRITE. */
+export const TdvmcallDirection = Object.freeze({
+  READ: 0n,
+  WRITE: 1n,
+} as const);

@@ -42,6 +42,8 @@ export type GuestOp =
   | { readonly kind: 'hlt' }
   /** VMCALL (not TDCALL): a TD gets #VE for it. */
   | { readonly kind: 'vmcall' }
+  /** WBINVD: a TD gets #VE for it (the host owns cache maintenance). */
+  | { readonly kind: 'wbinvd' }
   /** Load `size` bytes at a GPA (shared bit included). A MOV into RAX when size ≤ 8. */
   | { readonly kind: 'load'; readonly gpa: bigint; readonly size: number }
   /** Store bytes at a GPA. A MOV from RAX when size ≤ 8. */
@@ -56,7 +58,12 @@ export type OpResult =
   /** An external interrupt arrived before the instruction executed: run its handler, then retry. */
   | { readonly kind: 'interrupt'; readonly vector: number };
 
-/** A guest exception handler (an IDT entry). It may execute instructions itself. */
+/**
+ * A guest exception handler (an IDT entry). It may execute instructions itself. As on x86, the CPU
+ * saves nothing but the faulting RIP: like a kernel's entry code, the handler saves the interrupted
+ * GPRs (a pt_regs frame), works on that frame, and restores it before returning (IRET). To emulate
+ * the faulting instruction it advances the frame's RIP past it (see src/guest/ve.ts).
+ */
 export type ExceptionHandler = (cpu: GuestCpu, vector: number, errorCode: bigint | undefined) => GuestGen<void>;
 
 /** The generator type of guest code returning T. */
@@ -179,6 +186,10 @@ export class GuestCpu {
 
   *vmcall(): GuestGen<void> {
     yield* this.exec({ kind: 'vmcall' }, InstructionLength.VMCALL);
+  }
+
+  *wbinvd(): GuestGen<void> {
+    yield* this.exec({ kind: 'wbinvd' }, InstructionLength.WBINVD);
   }
 
   /** Read bytes at a GPA (private, or shared with the shared bit set). */
