@@ -11,6 +11,9 @@ import { PhysicalMemory } from './memory.ts';
 import { LogicalProcessor, Package } from './processor.ts';
 import type { SeamModule } from './seam.ts';
 import { FirmwareCatalogue } from './boot-image.ts';
+import { randomBytes } from 'node:crypto';
+import type { SharedEpt } from './shared-ept.ts';
+import { SEPTE_PA_MASK } from '../abi/sept.ts';
 
 /** A convertible memory range: memory the BIOS verified can hold TDX private data. */
 export interface Cmr {
@@ -51,6 +54,16 @@ export class Platform {
   seamModule: SeamModule | undefined;
   /** Guest programs a TD image can name in its boot page. */
   readonly firmware = new FirmwareCatalogue();
+  /**
+   * The CPU's report key: what the SEAMOPS that builds a REPORTMACSTRUCT MACs it with, and what
+   * local verification (TDG.MR.VERIFYREPORT / EVERIFYREPORT2) checks against. Real CPUs derive it
+   * inside the processor and never reveal it or the MAC algorithm (facts tdx-module.md §12);
+   * tdxsim makes it random per platform and uses HMAC-SHA-256, so a report verifies only on the
+   * platform that produced it.
+   */
+  readonly reportKey: Uint8Array = new Uint8Array(randomBytes(32));
+  /** Shared EPTs in host memory, by the physical address of their root table. */
+  private readonly sharedEpts = new Map<bigint, SharedEpt>();
 
   constructor(config: PlatformConfig = {}) {
     const packages = config.packages ?? 1;
@@ -104,6 +117,19 @@ export class Platform {
   /** True if `[base, base+size)` lies entirely inside one CMR. */
   inCmr(base: bigint, size: bigint): boolean {
     return this.cmrs.some((c) => base >= c.base && base + size <= c.base + c.size);
+  }
+
+  /**
+   * Make a shared EPT reachable at `rootPa`, as if the host had built it in memory there; a vCPU
+   * whose SHARED_EPTP names that root translates its shared GPAs through `table`.
+   */
+  registerSharedEpt(rootPa: bigint, table: SharedEpt): void {
+    this.sharedEpts.set(rootPa & SEPTE_PA_MASK, table);
+  }
+
+  /** The shared EPT an EPTP value points at (root address in bits 51:12), if one is registered. */
+  sharedEptAt(eptp: bigint): SharedEpt | undefined {
+    return this.sharedEpts.get(eptp & SEPTE_PA_MASK);
   }
 
   /** Load a TDX module into the SEAM range (what P-SEAMLDR does). */

@@ -23,6 +23,14 @@ export class LogicalProcessor {
   seamEnabled = true;
   /** Counts completed SEAMCALLs that reached the module (for traces and benchmarks). */
   seamcalls = 0;
+  /**
+   * The host's extended (XSAVE) state on this LP beyond XMM0–15 (which travel in the SEAMCALL
+   * register file): one entry per XSAVE state component, keyed by its XCR0/XFAM bit number
+   * (0 = x87, 2 = upper YMM halves, 5–7 = AVX-512, 17–18 = AMX, …). An absent component is in its
+   * INIT state. A TD exit resets every component the TD's XFAM covers, so a host that does not
+   * save this state around TDH.VP.ENTER loses it (facts tdx-module.md §6.3).
+   */
+  readonly xstate = new Map<number, Uint8Array>();
 
   constructor(
     readonly platform: Platform,
