@@ -28,9 +28,8 @@ import {
   SIMULATED_CPUID,
   type SimulatedCpuidLeaf,
 } from '../abi/cpuid.ts';
-import { CPUID_CONFIGURABLE, CPUID_NO_SUBLEAF } from '../abi/cpuid-config.ts';
 import { TdCtlsBit } from '../abi/td-config.ts';
-import type { Td, CpuidValue } from './td.ts';
+import type { Td } from './td.ts';
 import type { Vcpu } from './vcpu.ts';
 
 export interface CpuidRegisters {
@@ -55,7 +54,7 @@ export function virtualizeCpuid(vcpu: Vcpu, leaf: number, subleaf: number): Cpui
   const effectiveLeaf = clampLeaf(leaf);
   const base = lookup(effectiveLeaf, subleaf);
   if (!base) return VE;
-  const values = applyConfiguration(td, base, subleaf);
+  const values = tdValue(td, base);
   return { kind: 'values', values: applyDynamicFields(td, vcpu, effectiveLeaf, values) };
 }
 
@@ -71,26 +70,9 @@ function lookup(leaf: number, subleaf: number): SimulatedCpuidLeaf | undefined {
   return SIMULATED_CPUID.find((e) => e.leaf === leaf && (e.subleaf === CPUID_ANY_SUBLEAF || e.subleaf === subleaf));
 }
 
-/**
- * The host's CPUID_CONFIG value for a configurable leaf: configDirect bits take the host's value;
- * allowDirect bits take it only where the (simulated) CPU has the feature — a host may hide a
- * feature, never invent one; all other bits keep the CPU's value.
- */
-function applyConfiguration(td: Td, base: SimulatedCpuidLeaf, subleaf: number): CpuidRegisters {
-  const index = CPUID_CONFIGURABLE.findIndex(
-    (c) => c.leaf === base.leaf && (c.subleaf === CPUID_NO_SUBLEAF || c.subleaf === subleaf),
-  );
-  const entry = CPUID_CONFIGURABLE[index];
-  const configured: CpuidValue | undefined = entry ? td.cpuidConfig[index] : undefined;
-  if (!entry || !configured) return base;
-  const merge = (native: number, host: number, direct: number, allow: number): number =>
-    ((native & ~(direct | allow)) | (host & direct) | (host & allow & native)) >>> 0;
-  return {
-    eax: merge(base.eax, configured.eax, entry.configDirect.eax, entry.allowDirect.eax),
-    ebx: merge(base.ebx, configured.ebx, entry.configDirect.ebx, entry.allowDirect.ebx),
-    ecx: merge(base.ecx, configured.ecx, entry.configDirect.ecx, entry.allowDirect.ecx),
-    edx: merge(base.edx, configured.edx, entry.configDirect.edx, entry.allowDirect.edx),
-  };
+/** The TD's stored value for a simulated leaf (TDCS.CPUID_VALUES, computed at TDH.MNG.INIT). */
+function tdValue(td: Td, base: SimulatedCpuidLeaf): CpuidRegisters {
+  return td.cpuidValues[SIMULATED_CPUID.indexOf(base)] ?? base;
 }
 
 /** Fields the module computes per vCPU at the time of the CPUID (`td_cpuid_exit` special cases). */

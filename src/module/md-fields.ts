@@ -147,27 +147,12 @@ const SYS_FIELDS: Readonly<Record<string, Behaviour<'SYS'>>> = {
 const CPUID_LOOKUP: readonly SimulatedCpuidLeaf[] = SIMULATED_CPUID;
 
 /**
- * The TD's virtual CPUID value for lookup entry `index`, as TDH.MNG.INIT stored it in
- * TDCS.CPUID_VALUES: the native value with the bits the host may configure (CONFIG_DIRECT |
- * ALLOW_DIRECT) taken from TD_PARAMS.CPUID_CONFIG. The per-vCPU fields the module fills at CPUID
- * time (initial APIC ID) are not part of it.
+ * The TD's virtual CPUID value for lookup entry `index`: TDCS.CPUID_VALUES as TDH.MNG.INIT computed
+ * it (td-cpuid.ts). The per-vCPU fields the module fills at CPUID time (initial APIC ID) are not
+ * part of it.
  */
 function tdCpuidValues(td: Td, index: number): SimulatedCpuidLeaf {
-  const native = CPUID_LOOKUP[index]!;
-  const config = CPUID_CONFIGURABLE.findIndex(
-    (c) => c.leaf === native.leaf && (c.subleaf === CPUID_NO_SUBLEAF || c.subleaf === native.subleaf),
-  );
-  const host = td.cpuidConfig[config];
-  if (config < 0 || !host) return native;
-  const mask = cpuidConfigurableBits(CPUID_CONFIGURABLE[config]!);
-  const merge = (n: number, h: number, m: number): number => ((n & ~m) | (h & m)) >>> 0;
-  return {
-    ...native,
-    eax: merge(native.eax, host.eax, mask.eax),
-    ebx: merge(native.ebx, host.ebx, mask.ebx),
-    ecx: merge(native.ecx, host.ecx, mask.ecx),
-    edx: merge(native.edx, host.edx, mask.edx),
-  };
+  return td.cpuidValues[index] ?? CPUID_LOOKUP[index]!;
 }
 
 /**

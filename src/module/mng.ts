@@ -29,6 +29,7 @@ import { SecureEpt } from './sept.ts';
 import { Td } from './td.ts';
 import { checkTdBuildState, lockTdr } from './td-state-check.ts';
 import { checkTdParams, type TdConfig } from './td-params-check.ts';
+import { computeTdCpuid } from './td-cpuid.ts';
 
 const L = SeamcallLeaf;
 /** TD_UUID is 256 bits (`generate_256bit_random`). */
@@ -137,6 +138,7 @@ function applyTdConfig(td: Td, config: TdConfig): void {
   td.mrOwner = config.mrOwner;
   td.mrOwnerConfig = config.mrOwnerConfig;
   td.cpuidConfig = config.cpuidConfig;
+  td.cpuidValues = computeTdCpuid(config.cpuidConfig);
   td.rtmr.forEach((r) => r.fill(0));
   td.startMeasurement();
   td.tdEpoch = 1n;

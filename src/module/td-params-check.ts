@@ -46,6 +46,8 @@ import {
   type CpuidValues,
 } from '../abi/td-params.ts';
 import type { CpuidValue } from './td.ts';
+import { CPUID_VERSION_LEAF, SIMULATED_CPUID } from '../abi/cpuid.ts';
+import { tdFamilyModelStepping } from './td-cpuid.ts';
 
 /** The TD configuration TD_PARAMS yields, ready to store in the TDCS. */
 export interface TdConfig {
@@ -107,10 +109,15 @@ const CPUID7_RTM = 11;
 /**
  * `read_and_set_cpuid_configurations`, the host-visible part: per entry, bits outside CONFIG_DIRECT
  * | ALLOW_DIRECT refuse the leaf (a bit the host may not configure could enable a feature the
- * module cannot virtualise safely), and so do HLE and RTM configured differently. Failure
+ * module cannot virtualise safely), and so do HLE and RTM configured differently. CPUID(1).EAX
+ * is the virtual family/model/stepping: 0 means the CPU's own; a non-migratable TD may not claim
+ * any other CPU (only a migratable TD may run with a model it was not created on). Failure
  * returns the leaf/sub-leaf word for RCX.
  */
-function checkCpuid(entries: CpuidValues[]): { ok: true; values: CpuidValue[] } | { ok: false; rcx: bigint } {
+function checkCpuid(
+  entries: CpuidValues[],
+  migratable: boolean,
+): { ok: true; values: CpuidValue[] } | { ok: false; rcx: bigint } {
   const values: CpuidValue[] = [];
   entries.forEach((e) => values.push({ ...e }));
   for (let i = 0; i < CPUID_CONFIGURABLE.length; i++) {
@@ -121,6 +128,10 @@ function checkCpuid(entries: CpuidValues[]): { ok: true; values: CpuidValue[] } 
     if (outside) return { ok: false, rcx: cpuidLeafSubleaf(c) };
     if (c.leaf === 0x7 && c.subleaf === 0 && ((e.ebx >>> CPUID7_HLE) & 1) !== ((e.ebx >>> CPUID7_RTM) & 1)) {
       return { ok: false, rcx: cpuidLeafSubleaf(c) };
+    }
+    if (c.leaf === CPUID_VERSION_LEAF && !migratable) {
+      const nativeFms = (tdFamilyModelStepping(SIMULATED_CPUID) & c.configDirect.eax) >>> 0;
+      if (e.eax !== 0 && e.eax >>> 0 !== nativeFms) return { ok: false, rcx: cpuidLeafSubleaf(c) };
     }
   }
   return { ok: true, values };
@@ -166,7 +177,7 @@ export function checkTdParams(bytes: Uint8Array, tdcxPages: number): TdParamsChe
   if (!reservedZero(bytes, 'reserved1')) return fail(OperandId.RDX);
   if ((p.msr_config_ctls & ~MSR_CONFIG_CTLS_IA32_ARCH_CAP) !== 0) return fail(OperandId.RDX);
   if (!reservedZero(bytes, 'reserved2')) return fail(OperandId.RDX);
-  const cpuid = checkCpuid(decodeCpuidValues(p.cpuid_config));
+  const cpuid = checkCpuid(decodeCpuidValues(p.cpuid_config), TD_ATTRIBUTES.get(p.attributes, 'migratable') === 1n);
   if (!cpuid.ok) return fail(OperandId.CPUID_CONFIG, TdxStatus.TDX_OPERAND_INVALID, cpuid.rcx);
   if (!reservedZero(bytes, 'reserved3')) return fail(OperandId.RDX);
   const archCap = p.ia32_arch_capabilities_config;

@@ -11,6 +11,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { OpState, TdLifecycle, type OpStateValue, type TdLifecycleValue } from '../abi/lifecycle.ts';
 import { HP_LOCK_TIMEOUT_DEFAULT_US } from '../abi/td-config.ts';
 import type { SecureEpt } from './sept.ts';
+import { SIMULATED_CPUID, type SimulatedCpuidLeaf } from '../abi/cpuid.ts';
 import type { Vcpu } from './vcpu.ts';
 
 export const MEASUREMENT_BYTES = 48;
@@ -72,6 +73,8 @@ export class Td {
   mrOwnerConfig = new Uint8Array(MEASUREMENT_BYTES);
   /** CPUID values configured by TD_PARAMS, in CPUID_CONFIG order. */
   cpuidConfig: CpuidValue[] = [];
+  /** TDCS.CPUID_VALUES: the TD's virtual CPUID, one entry per SIMULATED_CPUID leaf (td-cpuid.ts). */
+  cpuidValues: readonly SimulatedCpuidLeaf[] = SIMULATED_CPUID;
   /** MRTD while it is being built (SHA-384 in progress); undefined once finalised. */
   mrtdHash: Hash | undefined;
   /** MRTD after TDH.MR.FINALIZE (all zero before). */

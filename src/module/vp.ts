@@ -20,7 +20,7 @@ import { LastTdExit, TdLifecycle, TDVPS_MAX_PAGES, VcpuState } from '../abi/life
 import { Gpr } from '../abi/registers.ts';
 import { RESET_VECTOR } from '../abi/gpa.ts';
 import { U32_MASK } from '../abi/bitfield.ts';
-import { CPUID_VERSION_LEAF, SIMULATED_CPUID } from '../abi/cpuid.ts';
+import { tdFamilyModelStepping } from './td-cpuid.ts';
 import type { SeamcallHandler, SeamcallHandlerTable } from './context.ts';
 import { lockExplicitPage } from './hpa.ts';
 import { withLocks } from './lock-scope.ts';
@@ -97,7 +97,7 @@ function resetGuestRegisters(vcpu: Vcpu, td: Td, initialRcx: bigint, index: numb
   const regs = vcpu.cpu.regs;
   regs.gpr.fill(0n);
   regs.xmm.fill(0n);
-  const fms = SIMULATED_CPUID.find((c) => c.leaf === CPUID_VERSION_LEAF)?.eax ?? 0;
+  const fms = tdFamilyModelStepping(td.cpuidValues);
   regs.gpr[Gpr.RBX] = BigInt(td.gpaw);
   regs.gpr[Gpr.RCX] = initialRcx;
   regs.gpr[Gpr.R8] = initialRcx;

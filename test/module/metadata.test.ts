@@ -290,10 +290,11 @@ describe('TDH.MNG.RD / TDH.MNG.WR', () => {
     const leaf0 = SIMULATED_CPUID[0]!;
     assert.equal(read(cpuidValuesFieldId(0, null, 0)).outputs.value, (BigInt(leaf0.ebx) << 32n) | BigInt(leaf0.eax));
     assert.equal(read(cpuidValuesFieldId(0, null, 1)).outputs.value, (BigInt(leaf0.edx) << 32n) | BigInt(leaf0.ecx));
-    // CPUID(1): the bits the host may configure come from TD_PARAMS (here 0).
+    // CPUID(1): the bits the host may configure come from TD_PARAMS (here 0), except EAX, the
+    // virtual family/model/stepping, where a configured 0 means the CPU's own.
     const leaf1 = SIMULATED_CPUID.find((l) => l.leaf === 1)!;
     const cfg = cpuidConfigurableBits(CPUID_CONFIGURABLE[0]!);
-    const eax = (leaf1.eax & ~cfg.eax) >>> 0;
+    const eax = leaf1.eax >>> 0;
     const ebx = (leaf1.ebx & ~cfg.ebx) >>> 0;
     assert.equal(read(cpuidValuesFieldId(1, null, 0)).outputs.value, (BigInt(ebx) << 32n) | BigInt(eax));
     assert.equal(read(cpuidValuesFieldId(3, null, 0)).status, S.TDX_METADATA_FIELD_NOT_READABLE);

@@ -2,10 +2,15 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkTdParams, attributesValid, xfamValid, eptLevelsOf } from '../../src/module/td-params-check.ts';
 import { tdParamsBytes, type TdParamsOptions } from '../helpers/module-harness.ts';
+import { SIMULATED_CPUID } from '../../src/abi/cpuid.ts';
+import { CPUID_CONFIGURABLE } from '../../src/abi/cpuid-config.ts';
 import { TdxStatus, OperandId, withOperand } from '../../src/abi/status.ts';
 import { TD_PARAMS } from '../../src/abi/td-params.ts';
 
 const inv = (op: number) => withOperand(TdxStatus.TDX_OPERAND_INVALID, op);
+
+/** The simulated CPU's CPUID(1).EAX, as the host may configure it. */
+const nativeFms = (SIMULATED_CPUID.find((l) => l.leaf === 1)!.eax & CPUID_CONFIGURABLE[0]!.configDirect.eax) >>> 0;
 
 function check(opts: TdParamsOptions, tdcx = 6, patch?: (b: Uint8Array) => void) {
   const bytes = tdParamsBytes(opts);
@@ -126,10 +131,21 @@ describe('checkTdParams', () => {
     assert.ok(!tsx.ok);
     assert.equal(tsx.rcx, 7n);
     // Both, and other allowed bits, are accepted and stored.
-    const good = check({ cpuid: { 5: { ebx: (1 << 4) | (1 << 11) }, 0: { eax: 0x0fff_3fff } } });
+    const good = check({ cpuid: { 5: { ebx: (1 << 4) | (1 << 11) }, 0: { eax: nativeFms } } });
     assert.ok(good.ok);
     assert.equal(good.config.cpuidConfig[5]!.ebx, (1 << 4) | (1 << 11));
-    assert.equal(good.config.cpuidConfig[0]!.eax, 0x0fff_3fff);
+    assert.equal(good.config.cpuidConfig[0]!.eax, nativeFms);
+  });
+
+  test('CPUID(1).EAX: a non-migratable TD may only use 0 or the CPU’s own family/model/stepping', () => {
+    const otherFms = 0x0005_0654;
+    const bad = check({ cpuid: { 0: { eax: otherFms } } });
+    assert.ok(!bad.ok);
+    assert.equal(bad.status, 0xc000_0100_0000_0045n);
+    assert.equal(bad.rcx, 0xffff_ffff_0000_0001n);
+    assert.ok(check({ cpuid: { 0: { eax: 0 } } }).ok);
+    // A migratable TD may present another model (it may resume on a different CPU).
+    assert.ok(check({ attributes: (1n << 28n) | (1n << 29n), cpuid: { 0: { eax: otherFms } } }).ok);
   });
 
   test('IA32_ARCH_CAPABILITIES_CONFIG (0x…48): needs MSR_CONFIG_CTLS bit 0, configurable bits only', () => {
