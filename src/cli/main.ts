@@ -6,7 +6,12 @@ import { Command, CommanderError } from 'commander';
 import { pathToFileURL } from 'node:url';
 import { UsageError } from './errors.ts';
 import { registerDecodeCommand } from './commands/decode.ts';
+import { registerQuoteCommand } from './commands/quote.ts';
+import { registerReportCommand } from './commands/report.ts';
 import { registerAbiCommand } from './commands/abi.ts';
+import { registerRunCommand } from './commands/run.ts';
+import { registerDemoCommand } from './commands/demo.ts';
+import { registerViewCommand } from './commands/view.ts';
 
 export function buildProgram(): Command {
   const program = new Command('tdxsim')
@@ -15,7 +20,12 @@ export function buildProgram(): Command {
     .exitOverride();
   // Subcommands register here, one line each.
   registerDecodeCommand(program);
+  registerQuoteCommand(program);
+  registerReportCommand(program);
   registerAbiCommand(program);
+  registerRunCommand(program);
+  registerDemoCommand(program);
+  registerViewCommand(program);
   return program;
 }
 
