@@ -29,11 +29,12 @@
  * anything the guest did not hand it. After an ASYNC_TRAP exit the guest's TDCALL status gets
  * bit 60 = HOST_RECOVERABILITY_HINT. After an async fault the host's registers are ignored.
  *
- * Then the vCPU is ACTIVE, runs (vcpu-runner.ts) until its next TD exit, and td-exit.ts builds
+ * Then posted interrupts move into the guest's virtual APIC (posted-interrupts.ts), the vCPU is
+ * ACTIVE, runs (vcpu-runner.ts) until its next TD exit, and td-exit.ts builds
  * the register image the SEAMCALL returns.
  */
-import { Gpr, XMM_COUNT, type RegisterFile } from '../abi/registers.ts';
-import { readOperands } from '../abi/leaf.ts';
+import { Gpr, GPR_COUNT, XMM_COUNT, type RegisterFile } from '../abi/registers.ts';
+import { operandReg } from '../abi/leaf.ts';
 import { SeamcallLeaf } from '../abi/seamcall-leaves.ts';
 import { VP_ENTER_RCX } from '../abi/operands.ts';
 import { LastTdExit, VcpuState } from '../abi/lifecycle.ts';
@@ -46,16 +47,24 @@ import { associateVcpu, checkTdvpsPages, lockTdvpr } from './vcpu-operand.ts';
 import { enterEpoch } from './tlb.ts';
 import { runVcpu } from './vcpu-runner.ts';
 import { completeTdExit } from './td-exit.ts';
+import { processPostedInterrupts } from './posted-interrupts.ts';
 import type { Vcpu } from './vcpu.ts';
 
 const INVALID_RCX = withOperand(TdxStatus.TDX_OPERAND_INVALID, OperandId.RCX);
+const BUSY_TD_EPOCH = withOperand(TdxStatus.TDX_OPERAND_BUSY, OperandId.TD_EPOCH);
+
+/** Where the leaf table puts the vCPU operand, and its fields (looked up once: VP.ENTER is hot). */
+const VCPU_REG = Gpr[operandReg(SeamcallLeaf.TDH_VP_ENTER.inputs, 'vcpu')];
+const TDVPR_PAGE = VP_ENTER_RCX.field('tdvpr_page');
+const HINT = VP_ENTER_RCX.field('host_recoverability_hint');
+const RESUME_L1 = VP_ENTER_RCX.field('resume_l1');
 
 function tdhVpEnter(ctx: SeamcallContext): bigint {
   const { module, lp, regs } = ctx;
-  const { vcpu: rcx } = readOperands(SeamcallLeaf.TDH_VP_ENTER.inputs, regs);
+  const rcx = regs.gpr[VCPU_REG]!;
   if (VP_ENTER_RCX.hasReservedBits(rcx)) return INVALID_RCX;
-  const tdvpr = VP_ENTER_RCX.get(rcx, 'tdvpr_page') << 12n;
-  const hint = VP_ENTER_RCX.get(rcx, 'host_recoverability_hint');
+  const tdvpr = ((rcx & TDVPR_PAGE.mask) >> TDVPR_PAGE.shift) << 12n;
+  const hint = (rcx & HINT.mask) >> HINT.shift;
 
   const scope = new LockScope(module.locks);
   try {
@@ -71,13 +80,14 @@ function tdhVpEnter(ctx: SeamcallContext): bigint {
     // The hint only makes sense for a TDCALL that a trap-like exit interrupted.
     if (hint === 1n && vcpu.lastTdExit !== LastTdExit.ASYNC_TRAP) return INVALID_RCX;
     // RESUME_L1 resumes L1 after an L2 exit; without TD partitioning the vCPU is always in L1.
-    if (VP_ENTER_RCX.get(rcx, 'resume_l1') === 1n) return INVALID_RCX;
-    if (enterEpoch(td, vcpu, module.locks).status !== 'ok') return withOperand(TdxStatus.TDX_OPERAND_BUSY, OperandId.TD_EPOCH);
+    if ((rcx & RESUME_L1.mask) !== 0n) return INVALID_RCX;
+    if (enterEpoch(td, vcpu, module.locks).status !== 'ok') return BUSY_TD_EPOCH;
 
     // All checks passed. OP_STATE is only protected during the checks.
     scope.release(LockKey.opState(td.tdrPfn), 'shared');
     module.lpState[lp.id]!.lastVcpu = vcpu;
     applyResumeRules(vcpu, regs, hint);
+    processPostedInterrupts(module.platform.memory, vcpu);
     vcpu.state = VcpuState.VCPU_ACTIVE;
     const exit = runVcpu(module, vcpu);
     return completeTdExit({ lp, regs, vcpu, td }, exit);
@@ -90,12 +100,14 @@ function tdhVpEnter(ctx: SeamcallContext): bigint {
 function applyResumeRules(vcpu: Vcpu, regs: RegisterFile, hint: bigint): void {
   const guest = vcpu.cpu.regs;
   if (vcpu.lastTdExit === LastTdExit.TDVMCALL) {
-    const gprSelect = vcpu.tdvmcallGprSelect;
-    for (let i: number = Gpr.RDX; i < guest.gpr.length; i++) {
-      if ((gprSelect >> BigInt(i)) & 1n) guest.gpr[i] = regs.gpr[i]!;
+    // The select masks are 16-bit fields: test them as numbers, not bit by bit in bigint.
+    const gprSelect = Number(vcpu.tdvmcallGprSelect);
+    for (let i: number = Gpr.RDX; i < GPR_COUNT; i++) {
+      if ((gprSelect >>> i) & 1) guest.gpr[i] = regs.gpr[i]!;
     }
-    for (let i = 0; i < XMM_COUNT; i++) {
-      if ((vcpu.tdvmcallXmmSelect >> BigInt(i)) & 1n) {
+    const xmmSelect = Number(vcpu.tdvmcallXmmSelect);
+    for (let i = 0; xmmSelect !== 0 && i < XMM_COUNT; i++) {
+      if ((xmmSelect >>> i) & 1) {
         guest.xmm[2 * i] = regs.xmm[2 * i]!;
         guest.xmm[2 * i + 1] = regs.xmm[2 * i + 1]!;
       }

@@ -227,6 +227,9 @@ describe('Instruction.HLT and interrupts', () => {
     assert.deepEqual(vcpu.pi.pendingVectors(), [0x31]);
     assert.equal(vcpu.pi.pending(), true);
     assert.deepEqual(vcpu.run(), { kind: 'hlt', exitReason: KvmExitReason.HLT, interruptsBlocked: true });
+    // TD entry moved the posted vector into the guest's virtual APIC and cleared the descriptor.
+    assert.deepEqual(vcpu.pi.pendingVectors(), []);
+    assert.equal(vcpu.pi.pending(), false);
     assert.equal(seen[0]!.r10, 0n);
     assert.throws(() => vcpu.postInterrupt(31), (e: unknown) => e instanceof HostError && e.errno === 'EINVAL');
     vm.destroy();
