@@ -73,10 +73,11 @@ describe('CPUID virtualisation', () => {
   it('CPUID(1): host-configured bits from CPUID_CONFIG, allowed features only where the CPU has them, APIC ID = VCPU_INDEX', () => {
     // CPUID_CONFIG entry 0 is leaf 1: EAX configDirect 0x0FFF3FFF, ECX allowDirect 0x31044D88.
     // EDX allowDirect 0xB8440000.
-    const [hidden] = runProbes([[1, 0]], { cpuid: { 0: { eax: 0x0009_0672, ecx: 0, edx: 0 } } }, undefined, 1);
-    // EAX: the host's F/M/S; EBX: CLFLUSH 8, APIC ID 1; ECX, EDX: the allowed features the CPU
-    // has (ECX bits 28, 29; EDX bits 18, 27, 28) hidden by the host.
-    assert.deepEqual(hidden, values(0x0009_0672, 0x0100_0800, 0xc6f8_3203, 0x078b_fbff));
+    const [hidden] = runProbes([[1, 0]], { cpuid: { 0: { eax: 0, ecx: 0, edx: 0 } } }, undefined, 1);
+    // EAX: a configured 0 is the CPU's own F/M/S (a non-migratable TD may not claim another
+    // model); EBX: CLFLUSH 8, APIC ID 1; ECX, EDX: the allowed features the CPU has (ECX bits 28,
+    // 29; EDX bits 18, 27, 28) hidden by the host.
+    assert.deepEqual(hidden, values(0x0008_06f8, 0x0100_0800, 0xc6f8_3203, 0x078b_fbff));
     const [offered] = runProbes([[1, 0]], { cpuid: { 0: { eax: 0x0008_06f8, ecx: 0x3104_4d88, edx: 0xb844_0000 } } });
     // Offering every allowed feature adds none the CPU lacks.
     assert.deepEqual(offered, values(0x0008_06f8, 0x0000_0800, 0xf6f8_3203, 0x1f8b_fbff));
