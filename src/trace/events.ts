@@ -23,6 +23,11 @@ export type TraceEventKind =
   | 'td_exit'
   /** TD entry: the module resumes the guest at TDH.VP.ENTER. */
   | 'td_entry'
+  /**
+   * The guest continues after a TDCALL that exited to the host (TDG.VP.VMCALL): the registers as
+   * the guest sees them on return — RAX (the module's status) and R10 (the VMM's status) apart.
+   */
+  | 'resume'
   /** The host kernel returns an exit record to userspace (vcpu.run() returns). */
   | 'user_exit'
   /** Userspace supplies its answer (vcpu.complete()). */
@@ -40,6 +45,20 @@ export interface TraceStatus {
   /** Operand or detail, decoded (e.g. "RCX", "level 2M"). */
   readonly detail?: string;
   readonly error: boolean;
+  /**
+   * Which code space the value belongs to: a TDX module completion status (RAX after SEAMCALL or
+   * TDCALL, TDH.VP.ENTER's exit status) or a TDVMCALL status (R10: the VMM's answer). The two are
+   * never mixed: a TDG.VP.VMCALL can fail in either independently.
+   */
+  readonly domain?: 'tdx' | 'tdvmcall';
+  /** Not an error, but not plain success either (TDX_PAGE_ALREADY_ACCEPTED, TDVMCALL RETRY, …). */
+  readonly warning?: boolean;
+  /** What bits 31:0 carry when `detail` is set: operand, septLevel, msr, exitReason, … */
+  readonly detailKind?: string;
+  /** Flag bits that are set, by name: error, non-recoverable, fatal, host-recoverability-hint, software. */
+  readonly flags?: readonly string[];
+  /** One human line explaining the whole value (what `tdxsim decode` prints). */
+  readonly text?: string;
 }
 
 export interface TraceEvent {
@@ -63,9 +82,48 @@ export interface TraceEvent {
   /** Named operand fields, decoded from the registers through the ABI tables. */
   readonly fields?: Readonly<Record<string, string>>;
   readonly status?: TraceStatus;
-  /** Flow links: an event that starts a chain (a TDVMCALL) and those that continue it. */
+  /**
+   * The VMM's TDVMCALL status (R10) for TDG.VP.VMCALL: on the host's handling (`tdvmcall`) and on
+   * the guest's `resume`. Kept apart from `status`, which is always a module status.
+   */
+  readonly vmmStatus?: TraceStatus;
+  /**
+   * Flow links: an event that starts a chain (a guest TDVMCALL, or an asynchronous TD exit) has
+   * `flowOut` = the chain id (its own `seq`); each later event of the chain has `flowIn` = that id.
+   * The chain's order is the order of `seq`.
+   */
   readonly flowOut?: number;
   readonly flowIn?: number;
   /** Kind-specific extras (page: gpa, from, to; measure: register, digest). */
   readonly data?: Readonly<Record<string, string | number | boolean>>;
 }
+
+/** Every event kind, once each (the record makes the compiler check the list is complete). */
+const KINDS: Readonly<Record<TraceEventKind, true>> = {
+  seamcall: true,
+  tdcall: true,
+  tdvmcall: true,
+  ve: true,
+  td_exit: true,
+  td_entry: true,
+  resume: true,
+  user_exit: true,
+  user_complete: true,
+  page: true,
+  measure: true,
+};
+export const TRACE_EVENT_KINDS: readonly TraceEventKind[] = Object.freeze(Object.keys(KINDS) as TraceEventKind[]);
+
+/** The four parties, in lane order (guest on the left, userspace on the right). */
+export const TRACE_PARTIES: readonly TraceParty[] = Object.freeze(['guest', 'module', 'host', 'userspace'] as const);
+
+/** Measurement registers a `measure` event names (data.register). */
+export const TRACE_MEASURE_REGISTERS = Object.freeze(['MRTD', 'RTMR0', 'RTMR1', 'RTMR2', 'RTMR3'] as const);
+export type TraceMeasureRegister = (typeof TRACE_MEASURE_REGISTERS)[number];
+
+/**
+ * What extended the register (data.op): an MRTD block of TDH.MEM.PAGE.ADD or TDH.MR.EXTEND, the
+ * final MRTD at TDH.MR.FINALIZE, or a TDG.MR.RTMR.EXTEND (tdx-module.md §7).
+ */
+export const TRACE_MEASURE_OPS = Object.freeze(['MEM.PAGE.ADD', 'MR.EXTEND', 'MR.FINALIZE', 'RTMR.EXTEND'] as const);
+export type TraceMeasureOp = (typeof TRACE_MEASURE_OPS)[number];
