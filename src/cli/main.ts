@@ -12,6 +12,9 @@ import { registerAbiCommand } from './commands/abi.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerViewCommand } from './commands/view.ts';
+import { registerFuzzCommand } from './commands/fuzz.ts';
+import { registerServeCommand } from './commands/serve.ts';
+import { registerConformanceCommand } from './commands/conformance.ts';
 
 export function buildProgram(): Command {
   const program = new Command('tdxsim')
@@ -26,6 +29,9 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerDemoCommand(program);
   registerViewCommand(program);
+  registerFuzzCommand(program);
+  registerServeCommand(program);
+  registerConformanceCommand(program);
   return program;
 }
 
