@@ -10,7 +10,8 @@
  * Storage is typed arrays per TDMR (type: 1 byte, owner page frame: 8 bytes per entry) plus a
  * sparse map for blocking epochs, so a fully populated 16 GiB TD costs ~9 bytes per 4K page here.
  */
-import { PamtPageType, PamtPageSize, type PamtPageTypeValue } from '../abi/pamt.ts';
+import { PAGE_SIZE, PamtPageType, PamtPageSize, SIZE_1G, SIZE_2M, type PamtPageTypeValue } from '../abi/pamt.ts';
+import { u64ToNumber } from '../abi/u64.ts';
 
 export interface PamtEntry {
   /** PAMT level holding the entry: 0 = 4K, 1 = 2M, 2 = 1G (PamtPageSize). */
@@ -26,7 +27,8 @@ export interface PamtEntry {
 
 interface LevelTable {
   readonly type: Uint8Array;
-  readonly ownerPfn: Float64Array;
+  /** Owner TDR page frame numbers: 4 bytes each when every TDMR lies below 16 TiB, else 8. */
+  readonly ownerPfn: Uint32Array | Float64Array;
 }
 
 export interface TdmrRange {
@@ -39,10 +41,20 @@ class TdmrPamt {
   readonly levels: LevelTable[];
   /** PAMT initialisation progress: everything below `base + initialized` is usable. */
   initialized = 0n;
-  constructor(readonly range: TdmrRange) {
+  /** The same as numbers (exact: TDMRs lie below 2^52), for the per-SEAMCALL lookups. */
+  readonly baseNumber: number;
+  readonly endNumber: number;
+  initializedEnd: number;
+  constructor(
+    readonly range: TdmrRange,
+    compactOwners: boolean,
+  ) {
+    this.baseNumber = Number(range.base);
+    this.endNumber = Number(range.base + range.size);
+    this.initializedEnd = this.baseNumber;
     this.levels = [0, 1, 2].map((lvl) => {
       const n = Number(range.size >> BigInt(12 + 9 * lvl));
-      return { type: new Uint8Array(n), ownerPfn: new Float64Array(n) };
+      return { type: new Uint8Array(n), ownerPfn: compactOwners ? new Uint32Array(n) : new Float64Array(n) };
     });
   }
   contains(pa: bigint): boolean {
@@ -50,17 +62,34 @@ class TdmrPamt {
   }
 }
 
+/** Page frame numbers below 2^32 (addresses below 16 TiB) fit a Uint32Array. */
+const COMPACT_PFN_LIMIT = 2 ** 32;
+
 export class Pamt {
   private readonly tdmrs: TdmrPamt[];
-  private readonly bepochs = new Map<string, bigint>();
+  private readonly bepochs = new Map<number, bigint>();
+  /**
+   * Number of changes made so far (entries set or freed, BEPOCHs recorded, TDMRs initialised):
+   * lets an invariant checker skip a full scan when nothing changed since its last one.
+   */
+  changes = 0;
 
   constructor(ranges: readonly TdmrRange[]) {
-    this.tdmrs = ranges.map((r) => new TdmrPamt(r));
+    // Owners are TDR pages, which lie inside TDMRs: if every TDMR ends below 16 TiB, every owner
+    // PFN fits 32 bits.
+    const compact = ranges.every((r) => (r.base + r.size) >> 12n <= BigInt(COMPACT_PFN_LIMIT));
+    this.tdmrs = ranges.map((r) => new TdmrPamt(r, compact));
   }
 
   /** The TDMR containing `pa`, if any. */
   private tdmrOf(pa: bigint): TdmrPamt | undefined {
     for (const t of this.tdmrs) if (t.contains(pa)) return t;
+    return undefined;
+  }
+
+  /** The TDMR containing `pa` (a number: exact below 2^53, beyond every TDMR above), if any. */
+  private tdmrOfNumber(pa: number): TdmrPamt | undefined {
+    for (const t of this.tdmrs) if (pa >= t.baseNumber && pa < t.endNumber) return t;
     return undefined;
   }
 
@@ -80,6 +109,8 @@ export class Pamt {
     const t = this.tdmrs.find((x) => x.range.base === base);
     if (!t) throw new Error(`no TDMR at ${base}`);
     t.initialized = t.initialized + bytes > t.range.size ? t.range.size : t.initialized + bytes;
+    t.initializedEnd = Number(t.range.base + t.initialized);
+    this.changes++;
     return t.initialized;
   }
 
@@ -88,20 +119,23 @@ export class Pamt {
    * the (NDA) 4K entry. Undefined outside initialised TDMR memory.
    */
   lookup(pa: bigint): PamtEntry | undefined {
-    const t = this.tdmrOf(pa);
-    if (!t || pa >= t.range.base + t.initialized) return undefined;
-    const off = pa - t.range.base;
+    // Numbers, not bigints: this runs several times per SEAMCALL (abi/u64.ts).
+    const n = u64ToNumber(pa);
+    const t = this.tdmrOfNumber(n);
+    if (!t || n >= t.initializedEnd) return undefined;
+    // Page index inside the TDMR; level L's index is it / 512^L.
+    const page = Math.floor((n - t.baseNumber) / PAGE_BYTES);
     for (let lvl: number = PamtPageSize.PT_1GB; lvl >= PamtPageSize.PT_4KB; lvl--) {
-      const idx = Number(off >> BigInt(12 + 9 * lvl));
+      const idx = Math.floor(page / PAGES_PER_ENTRY[lvl]!);
       const table = t.levels[lvl]!;
       const type = table.type[idx] as PamtPageTypeValue;
       if (type !== PamtPageType.PT_NDA || lvl === PamtPageSize.PT_4KB) {
-        const base = t.range.base + (BigInt(idx) << BigInt(12 + 9 * lvl));
+        const base = BigInt(t.baseNumber + idx * PAGES_PER_ENTRY[lvl]! * PAGE_BYTES);
         return {
           level: lvl,
           type,
-          owner: BigInt(table.ownerPfn[idx]!) << 12n,
-          bepoch: this.bepochs.get(key(base, lvl)) ?? 0n,
+          owner: BigInt(table.ownerPfn[idx]! * PAGE_BYTES),
+          bepoch: this.bepochs.size === 0 ? 0n : (this.bepochs.get(key(base, lvl)) ?? 0n),
           base,
         };
       }
@@ -114,9 +148,13 @@ export class Pamt {
     const t = this.tdmrOf(pa);
     if (!t) throw new Error(`PAMT set outside TDMRs: ${pa}`);
     const idx = Number((pa - t.range.base) >> BigInt(12 + 9 * level));
-    t.levels[level]!.type[idx] = type;
-    t.levels[level]!.ownerPfn[idx] = Number(owner >> 12n);
+    const ownerPfn = Number(owner >> 12n);
+    const table = t.levels[level]!;
+    if (table.ownerPfn instanceof Uint32Array && ownerPfn >= COMPACT_PFN_LIMIT) throw new Error(`PAMT owner ${owner} outside every TDMR`);
+    table.type[idx] = type;
+    table.ownerPfn[idx] = ownerPfn;
     if (type === PamtPageType.PT_NDA) this.bepochs.delete(key(pa, level));
+    this.changes++;
   }
 
   /** Return the `level`-sized page at `pa` to PT_NDA with no owner. */
@@ -126,6 +164,7 @@ export class Pamt {
 
   setBepoch(pa: bigint, level: number, epoch: bigint): void {
     this.bepochs.set(key(pa, level), epoch);
+    this.changes++;
   }
 
   /**
@@ -155,6 +194,31 @@ export class Pamt {
     return out;
   }
 
+  /**
+   * Call `fn` for every non-NDA entry, in the order `entries()` yields them. The same walk as a
+   * plain loop: invariant checkers scan the whole PAMT often, and a generator costs ~20× more.
+   */
+  forEachEntry(fn: (e: PamtEntry) => void): void {
+    const nda = PamtPageType.PT_NDA;
+    for (const t of this.tdmrs) {
+      for (let lvl = 0; lvl < t.levels.length; lvl++) {
+        const table = t.levels[lvl]!;
+        const types = table.type;
+        for (let i = 0; i < types.length; i++) {
+          if (types[i] === nda) continue;
+          const base = t.range.base + (BigInt(i) << BigInt(12 + 9 * lvl));
+          fn({
+            level: lvl,
+            type: types[i] as PamtPageTypeValue,
+            owner: BigInt(table.ownerPfn[i]!) << 12n,
+            bepoch: this.bepochs.get(key(base, lvl)) ?? 0n,
+            base,
+          });
+        }
+      }
+    }
+  }
+
   /** Every non-NDA entry (for invariant checks and debugging). */
   *entries(): Generator<PamtEntry> {
     for (const t of this.tdmrs) {
@@ -176,6 +240,11 @@ export class Pamt {
   }
 }
 
-function key(pa: bigint, level: number): string {
-  return `${pa.toString(16)}:${level}`;
+const PAGE_BYTES = Number(PAGE_SIZE);
+/** 4K pages one entry covers at each PAMT level (4K, 2M, 1G). */
+const PAGES_PER_ENTRY: readonly number[] = [1, Number(SIZE_2M / PAGE_SIZE), Number(SIZE_1G / PAGE_SIZE)];
+
+/** BEPOCH map key of the `level` entry at `pa`: PFN × 4 + level (exact: a PFN is below 2^40). */
+function key(pa: bigint, level: number): number {
+  return Number(pa >> 12n) * 4 + level;
 }
