@@ -19,7 +19,7 @@
  * differ from the module's (status.ts). tdxsim uses the module's values, so its host classifies
  * those exits as a module-faithful KVM would.
  */
-import { Gpr } from '../abi/registers.ts';
+import { Gpr, type RegisterFile } from '../abi/registers.ts';
 import { U32_MASK } from '../abi/bitfield.ts';
 import { EXIT_REASON_WORD } from '../abi/operands.ts';
 import { STATUS_LAYOUT, TdxSoftwareStatus, TdxStatus, statusCode } from '../abi/status.ts';
@@ -27,7 +27,8 @@ import { decodeExitReason, decodeStatus, formatStatusShort } from '../abi/status
 import { VmxExitReason } from '../abi/vmx.ts';
 import { INTERRUPTION_INFO, InterruptionType } from '../abi/vmx-events.ts';
 import { KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, KvmExitReason } from '../abi/kvm.ts';
-import { TdvmcallSubfunction } from '../abi/tdvmcall.ts';
+import { TDVMCALL_REGS, TdvmcallSubfunction } from '../abi/tdvmcall.ts';
+import { HI32, LO32 } from '../abi/u64.ts';
 import { TD_ATTRIBUTES } from '../abi/td-params.ts';
 import { hex64 } from '../abi/bitfield.ts';
 import { HostError } from './errors.ts';
@@ -35,6 +36,7 @@ import { RESUME, tdvmcallCall, type ExitAction, type ExitContext } from './exit-
 import { emulateCpuid, emulateHlt, emulateIo, emulateKvmHypercall, emulateMmio, emulateRdmsr, emulateWrmsr } from './exit-instructions.ts';
 import { getQuote, getTdVmCallInfo, mapGpa, reportFatalError, setupEventNotify, unsupportedSubfunction } from './exit-ghci.ts';
 import { handleEptViolation } from './exit-ept.ts';
+import { traceTdvmcallHandled, tracerOf } from './trace-points.ts';
 import type { TdxVcpu } from './vcpu.ts';
 
 /** Statuses whose low 32 bits KVM reads as an exit reason. */
@@ -51,8 +53,11 @@ const MACHINE_CHECK_VECTOR = 18n;
 
 type Handler = (ctx: ExitContext) => ExitAction;
 
-/** TDVMCALL sub-functions KVM handles, by R11. */
-const TDVMCALL_HANDLERS: ReadonlyMap<bigint, { name: string; handler: Handler }> = new Map(
+/**
+ * TDVMCALL sub-functions KVM handles, by R11 (all below 2^32, so keyed by number: see
+ * `subfunctionOf`), with the name their exits are counted under.
+ */
+const TDVMCALL_HANDLERS: ReadonlyMap<number, { name: string; statName: string; handler: Handler }> = new Map(
   (
     [
       [TdvmcallSubfunction.CPUID, emulateCpuid],
@@ -67,12 +72,38 @@ const TDVMCALL_HANDLERS: ReadonlyMap<bigint, { name: string; handler: Handler }>
       [TdvmcallSubfunction.REPORT_FATAL_ERROR, reportFatalError],
       [TdvmcallSubfunction.SETUP_EVENT_NOTIFY_INTERRUPT, setupEventNotify],
     ] as const
-  ).map(([sub, handler]) => [BigInt(sub.number), { name: sub.name, handler }]),
+  ).map(([sub, handler]) => [sub.number, { name: sub.name, statName: `TDVMCALL<${sub.name}>`, handler }]),
 );
+
+/** Where the call type and sub-function of a TDVMCALL exit are (TDVMCALL_REGS). */
+const CALL_TYPE_REG = Gpr[TDVMCALL_REGS.callType];
+const SUBFUNCTION_REG = Gpr[TDVMCALL_REGS.subfunction];
+
+/** The handler entry of a GHCI TDVMCALL exit's R11 (read as 32-bit halves), if KVM has one. */
+function subfunctionOf(regs: RegisterFile): { name: string; statName: string; handler: Handler } | undefined {
+  const words = regs.gpr32;
+  return words[2 * SUBFUNCTION_REG + HI32] === 0 ? TDVMCALL_HANDLERS.get(words[2 * SUBFUNCTION_REG + LO32]!) : undefined;
+}
+
+/** R10 ≠ 0: a KVM hypercall rather than a GHCI call. */
+function isKvmHypercall(regs: RegisterFile): boolean {
+  const words = regs.gpr32;
+  return (words[2 * CALL_TYPE_REG + LO32]! | words[2 * CALL_TYPE_REG + HI32]!) !== 0;
+}
+
+/**
+ * RAX of the commonest exit: TDG.VP.VMCALL (status SUCCESS, exit reason TDCALL). Such an exit
+ * takes the fast path below, which is the general path's own outcome for that status.
+ */
+const TDVMCALL_EXIT = TdxStatus.TDX_SUCCESS | BigInt(VmxExitReason.TDCALL);
 
 /** Handle one TD exit of `vcpu` (its registers are in `vcpu.regs`, the raw RAX in `status`). */
 export function handleExit(vcpu: TdxVcpu, status: bigint): ExitAction {
   const ctx: ExitContext = { vcpu, regs: vcpu.regs, status };
+  if (status === TDVMCALL_EXIT) {
+    vcpu.countTdExit(exitName(ctx, VmxExitReason.TDCALL));
+    return handleTdvmcall(ctx);
+  }
   const code = statusCode(status);
   if (code === TdxStatus.TDX_OPERAND_BUSY) {
     vcpu.countTdExit('OPERAND_BUSY');
@@ -86,19 +117,18 @@ export function handleExit(vcpu: TdxVcpu, status: bigint): ExitAction {
     return rec;
   }
   const reason = EXIT_STATUSES.has(code) ? status & U32_MASK : U32_MASK;
-  const word = EXIT_REASON_WORD.decode(reason);
-  const basic = Number(word.basic_reason);
-  const flags = STATUS_LAYOUT.decode(status);
-  if (word.failed_vmentry === 1n) {
+  const basic = Number(EXIT_REASON_WORD.get(reason, 'basic_reason'));
+  const nonRecoverable = STATUS_LAYOUT.get(status, 'non_recoverable') === 1n;
+  if (EXIT_REASON_WORD.get(reason, 'failed_vmentry') === 1n) {
     vcpu.countTdExit('failed VM entry');
     const debug = TD_ATTRIBUTES.get(vcpu.vm.config.attributes ?? 0n, 'debug') === 1n;
-    if (flags.non_recoverable === 0n && !debug) {
+    if (!nonRecoverable && !debug) {
       vcpu.vm.kill(new HostError('EIO', `TDH.VP.ENTER failed: ${formatStatusShort(decodeStatus(status))} (KVM_BUG_ON)`, { status }));
     }
     return { kind: 'user', record: { kind: 'fail_entry', exitReason: KvmExitReason.FAIL_ENTRY, hardwareEntryFailureReason: reason, cpu: vcpu.lp.id } };
   }
   vcpu.countTdExit(exitName(ctx, basic));
-  if ((flags.error === 1n || flags.non_recoverable === 1n) && basic !== VmxExitReason.TRIPLE_FAULT) {
+  if ((STATUS_LAYOUT.get(status, 'error') === 1n || nonRecoverable) && basic !== VmxExitReason.TRIPLE_FAULT) {
     return unexpected(ctx, `TD exit with ${formatStatusShort(decodeStatus(status))}`);
   }
   switch (basic) {
@@ -122,18 +152,24 @@ export function handleExit(vcpu: TdxVcpu, status: bigint): ExitAction {
 }
 
 function handleTdvmcall(ctx: ExitContext): ExitAction {
-  const { callType, subfunction } = tdvmcallCall(ctx.regs);
-  if (callType !== 0n) return emulateKvmHypercall(ctx);
-  const h = TDVMCALL_HANDLERS.get(subfunction);
-  return h ? h.handler(ctx) : unsupportedSubfunction(ctx, subfunction);
+  const tracer = tracerOf(ctx.vcpu.lp);
+  const traceIn = tracer.enabled ? ctx.regs.clone() : undefined;
+  const action = dispatchTdvmcall(ctx);
+  if (traceIn) traceTdvmcallHandled(tracer, ctx.vcpu, traceIn);
+  return action;
+}
+
+function dispatchTdvmcall(ctx: ExitContext): ExitAction {
+  if (isKvmHypercall(ctx.regs)) return emulateKvmHypercall(ctx);
+  const h = subfunctionOf(ctx.regs);
+  return h ? h.handler(ctx) : unsupportedSubfunction(ctx, tdvmcallCall(ctx.regs).subfunction);
 }
 
 /** A readable name for the exit statistics: `TDVMCALL<IO>`, `EPT_VIOLATION`, … */
 function exitName(ctx: ExitContext, basic: number): string {
   if (basic !== VmxExitReason.TDCALL) return decodeExitReason(basic).name ?? `reason ${basic}`;
-  const { callType, subfunction } = tdvmcallCall(ctx.regs);
-  if (callType !== 0n) return 'TDVMCALL<KVM hypercall>';
-  return `TDVMCALL<${TDVMCALL_HANDLERS.get(subfunction)?.name ?? `0x${subfunction.toString(16)}`}>`;
+  if (isKvmHypercall(ctx.regs)) return 'TDVMCALL<KVM hypercall>';
+  return subfunctionOf(ctx.regs)?.statName ?? `TDVMCALL<0x${tdvmcallCall(ctx.regs).subfunction.toString(16)}>`;
 }
 
 /** KVM_EXIT_INTERNAL_ERROR / UNEXPECTED_EXIT_REASON with the raw status and the LP. */

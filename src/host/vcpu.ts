@@ -33,6 +33,7 @@ import { REPLY_KINDS, type ExitRecord, type ExitReply } from './exit-records.ts'
 import { handleExit } from './exits.ts';
 import type { ExitAction } from './exit-action.ts';
 import type { TdxVm } from './vm.ts';
+import { traceExitToUser, traceUserReply, tracerOf } from './trace-points.ts';
 
 export interface VcpuOptions {
   /** KVM_TDX_INIT_VCPU `data`: the guest's initial RCX (and R8). Default 0. */
@@ -208,6 +209,8 @@ export class TdxVcpu {
       const reply = this.reply;
       this.pending = undefined;
       this.reply = undefined;
+      const tracer = tracerOf(this.lp);
+      if (tracer.enabled) traceUserReply(tracer, this, reply);
       const next = p.complete?.(reply) ?? { kind: 'resume' };
       const done = this.settle(next);
       if (done) return done;
@@ -218,11 +221,11 @@ export class TdxVcpu {
     }
     const budget = vm.maxInKernelExits;
     for (let n = 0; n < budget; n++) {
-      const r = vm.sc.call(this.lp, SeamcallLeaf.TDH_VP_ENTER, { vcpu: this.tdvprPa }, { regs: this.regs });
-      this.regs = r.regs;
+      // vp_enter_args live in the vCPU: TDH.VP.ENTER runs in them in place, as in KVM.
+      const status = vm.sc.vpEnter(this.lp, this.regs, this.tdvprPa);
       this.stats.entries++;
       vm.host.warnings.tick(this.index);
-      const done = this.settle(handleExit(this, r.status));
+      const done = this.settle(handleExit(this, status));
       if (done) return done;
     }
     return this.deliver({ kind: 'intr', exitReason: KvmExitReason.INTR });
@@ -246,6 +249,8 @@ export class TdxVcpu {
   }
 
   private deliver(record: ExitRecord): ExitRecord {
+    const tracer = tracerOf(this.lp);
+    if (tracer.enabled) traceExitToUser(tracer, this, record);
     this.lastRecord = record;
     this.stats.userExits.set(record.kind, (this.stats.userExits.get(record.kind) ?? 0) + 1);
     return record;

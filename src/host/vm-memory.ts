@@ -32,6 +32,7 @@ import { PAGE_SIZE } from '../abi/pamt.ts';
 import { TDX_EXTENDMR_CHUNKSIZE } from '../abi/kvm.ts';
 import { KEYID_NONE } from '../platform/memory.ts';
 import type { LogicalProcessor } from '../platform/processor.ts';
+import { traceAttributeChange } from './trace-points.ts';
 import { SharedEpt } from '../platform/shared-ept.ts';
 import { HostError, mapSeamcallError } from './errors.ts';
 import { isOperandBusy, type Seamcaller } from './seamcall.ts';
@@ -250,9 +251,11 @@ export class GuestMemory {
       if (toPrivate && this.sharedGfns.has(gfn)) {
         this.zapShared(a);
         this.sharedGfns.delete(gfn);
+        if (lp.platform.tracer.enabled) traceAttributeChange(lp.platform.tracer, this.owner.tdr, a, true);
       } else if (!toPrivate && !this.sharedGfns.has(gfn)) {
         this.zapPrivate(lp, a);
         this.sharedGfns.add(gfn);
+        if (lp.platform.tracer.enabled) traceAttributeChange(lp.platform.tracer, this.owner.tdr, a, false);
       }
     }
   }

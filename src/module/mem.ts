@@ -33,6 +33,7 @@ import { withLocks, type LockScope } from './lock-scope.ts';
 import { isSharedHpa, lockExplicitPage, readShared } from './hpa.ts';
 import { advanceEpoch, isTlbTracked } from './tlb.ts';
 import { measurePageAdd } from './measurement.ts';
+import { traceMrtd, traceSeptChange } from './trace-points.ts';
 import { clearSeptOutputs, lockFreePage, openTd, reportFailure, walkToEntry, writeSeptOutputs } from './sept-leaf.ts';
 import type { SecureEpt, SeptWalk } from './sept.ts';
 import type { Td } from './td.ts';
@@ -200,7 +201,9 @@ const pageAdd = withScope((ctx, scope) => {
   const data = readShared(module.platform, source, Number(PAGE_SIZE));
   module.platform.memory.write(page, data, td.hkid);
   sept.mapLeaf(walk, page, 'MAPPED');
+  if (module.platform.tracer.enabled) traceSeptChange(module.platform.tracer, td, gpa, SeptLevel.PT, walk.stateName);
   measurePageAdd(td, gpa);
+  if (module.platform.tracer.enabled) traceMrtd(module.platform.tracer, td, 'MEM.PAGE.ADD', gpa);
   td.childCount += 1n;
   module.pamt.set(page, SeptLevel.PT, PamtPageType.PT_REG, td.tdr);
   module.pamt.setBepoch(page, SeptLevel.PT, 0n);
@@ -227,12 +230,13 @@ const pageAug = withScope((ctx, scope) => {
     entryLock: true,
   });
   if (!found.ok) return reportFailure(regs, sept, found);
-  const { walk, level } = found;
+  const { walk, level, gpa } = found;
   if (!stateAllowed('TDH_MEM_PAGE_AUG', walk)) return stateIncorrect(regs, sept, walk);
   const checked = lockFreePage(scope, module, page, level, OperandId.R8);
   if (!checked.ok) return checked.status;
 
   sept.mapLeaf(walk, page, 'PENDING');
+  if (module.platform.tracer.enabled) traceSeptChange(module.platform.tracer, td, gpa, level, walk.stateName);
   adjustChildCount(td, level, 1n);
   module.pamt.set(page, level, PamtPageType.PT_REG, td.tdr);
   module.pamt.setBepoch(page, level, 0n);
@@ -267,6 +271,7 @@ const rangeBlock = withScope((ctx, scope) => {
     return withOperand(code, OperandId.RCX);
   }
   sept.block(walk);
+  if (module.platform.tracer.enabled) traceSeptChange(module.platform.tracer, td, found.gpa, level, walk.stateName);
   module.pamt.setBepoch(walk.hpa, walk.isLeaf ? level : SeptLevel.PT, td.tdEpoch);
   return TdxStatus.TDX_SUCCESS;
 });
@@ -297,6 +302,7 @@ const rangeUnblock = withScope((ctx, scope) => {
   const notReady = checkBlockedAndTracked(regs, td, sept, walk, bepoch, false, OperandId.SEPT_TREE);
   if (notReady !== undefined) return notReady;
   sept.unblock(walk);
+  if (module.platform.tracer.enabled) traceSeptChange(module.platform.tracer, td, found.gpa, level, walk.stateName);
   return TdxStatus.TDX_SUCCESS;
 });
 
@@ -350,6 +356,7 @@ const pageRemove = withScope((ctx, scope) => {
   if (notReady !== undefined) return notReady;
 
   sept.clear(walk);
+  if (module.platform.tracer.enabled) traceSeptChange(module.platform.tracer, td, found.gpa, level, walk.stateName);
   adjustChildCount(td, level, -1n);
   module.pamt.free(hpa, level);
   writeOperands(L.TDH_MEM_PAGE_REMOVE.outputs, regs, { septEntry: hpa });

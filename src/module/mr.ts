@@ -20,6 +20,7 @@ import type { SeamcallHandler, SeamcallHandlerTable } from './context.ts';
 import { withLocks } from './lock-scope.ts';
 import { isValidPrivateGpa } from './gpa-check.ts';
 import { finalizeMrtd, measureExtend } from './measurement.ts';
+import { traceMrtd } from './trace-points.ts';
 import { clearSeptOutputs, openTd, writeSeptOutputs } from './sept-leaf.ts';
 
 const L = SeamcallLeaf;
@@ -50,6 +51,7 @@ const mrExtend: SeamcallHandler = (ctx) =>
     if (!SEPT_LEAF_ALLOWED_STATES.TDH_MR_EXTEND!.includes(walk.stateName)) return TdxStatus.TDX_EPT_ENTRY_NOT_PRESENT;
     const hpa = walk.hpa + (gpa & (levelSize(walk.level) - 1n));
     measureExtend(td, gpa, module.platform.memory.read(hpa, MR_EXTEND_CHUNK_BYTES, td.hkid));
+    if (module.platform.tracer.enabled) traceMrtd(module.platform.tracer, td, 'MR.EXTEND', gpa);
     return TdxStatus.TDX_SUCCESS;
   });
 
@@ -67,6 +69,7 @@ const mrFinalize: SeamcallHandler = (ctx) =>
     const { td } = opened;
     if (td.numVcpus === 0) return TdxStatus.TDX_NO_VCPUS;
     finalizeMrtd(td);
+    if (module.platform.tracer.enabled) traceMrtd(module.platform.tracer, td, 'MR.FINALIZE');
     td.opState = OpState.RUNNABLE;
     return TdxStatus.TDX_SUCCESS;
   });

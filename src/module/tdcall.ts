@@ -19,13 +19,14 @@
  * the simulated platform has no notion of time between instructions.
  */
 import { Gpr } from '../abi/registers.ts';
-import { LEAF_WORD } from '../abi/operands.ts';
 import { OperandId, STATUS_DETAILS_MASK, TdxStatus, statusCode, withOperand } from '../abi/status.ts';
 import { Vector } from '../abi/vmx.ts';
 import type { OpResult } from '../platform/guest-cpu.ts';
 import type { TdcallOutcome, TdExitRequest } from './context.ts';
 import type { TdxModule } from './module.ts';
+import { decodeLeafWord } from './leaf-word.ts';
 import type { Vcpu } from './vcpu.ts';
+import { traceTdcallOutcome } from './trace-points.ts';
 
 /** What the vCPU runner does with one TDCALL. */
 export type TdcallStep =
@@ -33,15 +34,20 @@ export type TdcallStep =
   | { readonly kind: 'exit'; readonly exit: TdExitRequest };
 
 const DONE: OpResult = { kind: 'done' };
+const COMPLETED: TdcallStep = Object.freeze({ kind: 'result', result: DONE });
+const INVALID_RAX: TdcallOutcome = Object.freeze({ kind: 'status', status: withOperand(TdxStatus.TDX_OPERAND_INVALID, OperandId.RAX) });
 
 /** Execute the guest's TDCALL (leaf word and operands in the guest's registers). */
 export function executeTdcall(module: TdxModule, vcpu: Vcpu): TdcallStep {
   if (vcpu.cpu.cpl > 0) return { kind: 'result', result: { kind: 'fault', vector: Vector.GP, errorCode: 0n } };
+  const tracer = module.platform.tracer;
+  const traceIn = tracer.enabled ? vcpu.cpu.regs.clone() : undefined;
   const outcome = dispatchTdcall(module, vcpu);
+  if (traceIn) traceTdcallOutcome(tracer, vcpu, traceIn, outcome);
   switch (outcome.kind) {
     case 'status':
       vcpu.cpu.regs.gpr[Gpr.RAX] = outcome.status;
-      return { kind: 'result', result: DONE };
+      return COMPLETED;
     case 'inject':
       return { kind: 'result', result: { kind: 'fault', vector: outcome.vector, ...(outcome.errorCode !== undefined && { errorCode: outcome.errorCode }) } };
     case 'exit':
@@ -52,13 +58,11 @@ export function executeTdcall(module: TdxModule, vcpu: Vcpu): TdcallStep {
 /** Decode RAX, run the leaf handler, and apply the host-priority status conversion. */
 export function dispatchTdcall(module: TdxModule, vcpu: Vcpu): TdcallOutcome {
   const regs = vcpu.cpu.regs;
-  const rax = regs.gpr[Gpr.RAX]!;
-  const invalidRax: TdcallOutcome = { kind: 'status', status: withOperand(TdxStatus.TDX_OPERAND_INVALID, OperandId.RAX) };
-  if (LEAF_WORD.hasReservedBits(rax)) return invalidRax;
-  const number = Number(LEAF_WORD.get(rax, 'leaf'));
-  const version = Number(LEAF_WORD.get(rax, 'version'));
+  const word = decodeLeafWord(regs);
+  if (!word) return INVALID_RAX;
+  const { number, version } = word;
   const entry = module.tdcallLeaf(number);
-  if (!entry || version > entry.leaf.maxVersion) return invalidRax;
+  if (!entry || version > entry.leaf.maxVersion) return INVALID_RAX;
   const outcome = entry.handler({ module, vcpu, regs, version });
   if (outcome.kind === 'status' && statusCode(outcome.status) === TdxStatus.TDX_OPERAND_BUSY_HOST_PRIORITY) {
     return { kind: 'status', status: TdxStatus.TDX_OPERAND_BUSY | (outcome.status & STATUS_DETAILS_MASK) };

@@ -35,6 +35,7 @@ import { LockKey } from './locks.ts';
 import { withLocks } from './lock-scope.ts';
 import { isValidPrivateGpa, verifyPageInfo } from './gpa-check.ts';
 import type { SeptWalk } from './sept.ts';
+import { traceSeptChange } from './trace-points.ts';
 
 const ACCEPT = TdcallLeaf.TDG_MEM_PAGE_ACCEPT;
 
@@ -113,6 +114,7 @@ const pageAccept: TdcallHandler = (ctx) =>
     // in the middle of a leaf here, so all 512 pages are cleared in one go with the same result.
     module.platform.memory.zeroPages(walk.hpa, Number(levelSize(level) / PAGE_SIZE), td.hkid);
     sept.accept(walk);
+    if (module.platform.tracer.enabled) traceSeptChange(module.platform.tracer, td, gpa, level, walk.stateName);
     return status(TdxStatus.TDX_SUCCESS);
   });
 

@@ -18,6 +18,7 @@ import { readPieces, translateOperand, writePieces } from './guest-memory.ts';
 import { withLocks } from './lock-scope.ts';
 import { LockKey, type AcquireResult } from './locks.ts';
 import { extendRtmr } from './measurement.ts';
+import { traceRtmr } from './trace-points.ts';
 import { NUM_RTMRS } from './td.ts';
 import { buildTdReport } from './tdreport.ts';
 
@@ -57,8 +58,10 @@ function tdgMrRtmrExtend(ctx: TdcallContext): TdcallOutcome {
     const lock = scope.acquire(LockKey.rtmr(td.tdrPfn), 'exclusive', 'guest');
     if (lock !== 'ok') return rtmrBusy(lock);
     const i = Number(index);
-    td.rtmr[i] = extendRtmr(td.rtmr[i]!, readPieces(module, data.pieces));
+    const input = readPieces(module, data.pieces);
+    td.rtmr[i] = extendRtmr(td.rtmr[i]!, input);
     td.teeInfoHash = undefined;
+    if (module.platform.tracer.enabled) traceRtmr(module.platform.tracer, td, i, gpa, input);
     return status(TdxStatus.TDX_SUCCESS);
   });
 }

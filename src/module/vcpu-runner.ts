@@ -56,6 +56,7 @@ import { readPieces, translateAccess, writePieces } from './guest-memory.ts';
 import { virtualizeRdmsr, virtualizeWrmsr } from './msr.ts';
 import { executeTdcall } from './tdcall.ts';
 import { injectVe, type GuestException, type VeInfoInput } from './ve.ts';
+import { traceVeDelivered } from './trace-points.ts';
 
 /** Highest I/O port: the exit qualification's 16-bit port field. */
 const MAX_PORT = Number(IO_EXIT_QUAL.field('port').mask >> BigInt(IO_EXIT_QUAL.field('port').lsb));
@@ -110,6 +111,7 @@ export function runVcpu(module: TdxModule, vcpu: Vcpu): TdExitRequest {
   vcpu.resumeWith = undefined;
   vcpu.pendingOp = undefined;
   let steps = 0;
+  const tracer = module.platform.tracer;
   for (;;) {
     if (op === undefined) {
       const next = resumeProgram(vcpu, input);
@@ -124,6 +126,7 @@ export function runVcpu(module: TdxModule, vcpu: Vcpu): TdExitRequest {
     const event = pendingEvent(vcpu);
     const step = event ? ({ kind: 'result', result: event } as const) : execute(module, vcpu, op);
     if (step.kind === 'result') {
+      if (tracer.enabled && step.result.kind === 've') traceVeDelivered(tracer, vcpu);
       input = step.result;
       op = undefined;
       continue;

@@ -49,6 +49,7 @@ import { runVcpu } from './vcpu-runner.ts';
 import { completeTdExit } from './td-exit.ts';
 import { processPostedInterrupts } from './posted-interrupts.ts';
 import type { Vcpu } from './vcpu.ts';
+import { traceVmcallResume, traceVpEntry, traceVpExit } from './trace-points.ts';
 
 const INVALID_RCX = withOperand(TdxStatus.TDX_OPERAND_INVALID, OperandId.RCX);
 const BUSY_TD_EPOCH = withOperand(TdxStatus.TDX_OPERAND_BUSY, OperandId.TD_EPOCH);
@@ -86,11 +87,16 @@ function tdhVpEnter(ctx: SeamcallContext): bigint {
     // All checks passed. OP_STATE is only protected during the checks.
     scope.release(LockKey.opState(td.tdrPfn), 'shared');
     module.lpState[lp.id]!.lastVcpu = vcpu;
+    const tracer = module.platform.tracer;
+    if (tracer.enabled) traceVpEntry(tracer, vcpu, regs);
     applyResumeRules(vcpu, regs, hint);
+    if (tracer.enabled && vcpu.lastTdExit === LastTdExit.TDVMCALL) traceVmcallResume(tracer, vcpu);
     processPostedInterrupts(module.platform.memory, vcpu);
     vcpu.state = VcpuState.VCPU_ACTIVE;
     const exit = runVcpu(module, vcpu);
-    return completeTdExit({ lp, regs, vcpu, td }, exit);
+    const rax = completeTdExit({ lp, regs, vcpu, td }, exit);
+    if (tracer.enabled) traceVpExit(tracer, vcpu, regs, rax);
+    return rax;
   } finally {
     scope.releaseAll();
   }
@@ -101,11 +107,11 @@ function applyResumeRules(vcpu: Vcpu, regs: RegisterFile, hint: bigint): void {
   const guest = vcpu.cpu.regs;
   if (vcpu.lastTdExit === LastTdExit.TDVMCALL) {
     // The select masks are 16-bit fields: test them as numbers, not bit by bit in bigint.
-    const gprSelect = Number(vcpu.tdvmcallGprSelect);
+    const gprSelect = vcpu.tdvmcallGprMask;
     for (let i: number = Gpr.RDX; i < GPR_COUNT; i++) {
       if ((gprSelect >>> i) & 1) guest.gpr[i] = regs.gpr[i]!;
     }
-    const xmmSelect = Number(vcpu.tdvmcallXmmSelect);
+    const xmmSelect = vcpu.tdvmcallXmmMask;
     for (let i = 0; xmmSelect !== 0 && i < XMM_COUNT; i++) {
       if ((xmmSelect >>> i) & 1) {
         guest.xmm[2 * i] = regs.xmm[2 * i]!;

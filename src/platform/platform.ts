@@ -14,6 +14,7 @@ import { FirmwareCatalogue } from './boot-image.ts';
 import { randomBytes } from 'node:crypto';
 import type { SharedEpt } from './shared-ept.ts';
 import { SEPTE_PA_MASK } from '../abi/sept.ts';
+import { NULL_TRACER, type Tracer } from '../trace/tracer.ts';
 
 /** A convertible memory range: memory the BIOS verified can hold TDX private data. */
 export interface Cmr {
@@ -62,6 +63,12 @@ export class Platform {
    * platform that produced it.
    */
   readonly reportKey: Uint8Array = new Uint8Array(randomBytes(32));
+  /**
+   * Where every layer's trace events go (host via its Platform, module via module.platform, the
+   * vCPU runner via its module). Tracing off by default; set a RecordingTracer or JsonlTracer to
+   * record a run. Each emit point reads `tracer.enabled` once and does nothing more when it is off.
+   */
+  tracer: Tracer = NULL_TRACER;
   /** Shared EPTs in host memory, by the physical address of their root table. */
   private readonly sharedEpts = new Map<bigint, SharedEpt>();
 
@@ -83,6 +90,10 @@ export class Platform {
     this.tdxKeyIds = config.tdxKeyIds ?? 48;
     if (this.tdxKeyIds < 2) throw new PlatformConfigError('TDX needs at least 2 private KeyIDs');
     this.maxPa = config.maxPa ?? 52;
+    this.keyIdBits = Math.ceil(Math.log2(this.mktmeKeyIds + this.tdxKeyIds + 1));
+    this.keyIdShift = this.maxPa - this.keyIdBits;
+    this.keyIdPaMask = ((1n << BigInt(this.keyIdBits)) - 1n) << BigInt(this.keyIdShift);
+    this.paLimit = 1n << BigInt(this.maxPa);
     for (let p = 0; p < packages; p++) {
       const pkg = new Package(p);
       this.packages.push(pkg);
@@ -104,15 +115,14 @@ export class Platform {
     return keyId >= this.firstTdxKeyId && keyId < this.firstTdxKeyId + this.tdxKeyIds;
   }
 
-  /** Number of PA bits the KeyID occupies above MAX_PA… the KeyID sits in PA bits [maxPa-keyBits, maxPa). */
-  get keyIdBits(): number {
-    return Math.ceil(Math.log2(this.mktmeKeyIds + this.tdxKeyIds + 1));
-  }
-
+  /** Number of PA bits the KeyID occupies: the KeyID sits in PA bits [maxPa-keyIdBits, maxPa). */
+  readonly keyIdBits: number;
   /** Lowest PA bit that holds the KeyID (Linux: x86_phys_bits after MKTME reduces it). */
-  get keyIdShift(): number {
-    return this.maxPa - this.keyIdBits;
-  }
+  readonly keyIdShift: number;
+  /** The KeyID bits of a physical address, in place (for the module's per-SEAMCALL HPA checks). */
+  readonly keyIdPaMask: bigint;
+  /** 2^MAX_PA: every physical address is below it. */
+  readonly paLimit: bigint;
 
   /** True if `[base, base+size)` lies entirely inside one CMR. */
   inCmr(base: bigint, size: bigint): boolean {

@@ -10,6 +10,7 @@
 import { RegisterFile, Gpr } from '../abi/registers.ts';
 import { TdxSoftwareStatus } from '../abi/status.ts';
 import type { Platform } from './platform.ts';
+import { traceSeamcallReturn } from '../trace/crossings.ts';
 
 export class Package {
   readonly lps: LogicalProcessor[] = [];
@@ -59,7 +60,10 @@ export class LogicalProcessor {
       return regs;
     }
     this.seamcalls++;
+    // Traced after the module returns; the inputs are copied first only while tracing is on.
+    const traceIn = this.platform.tracer.enabled ? regs.clone() : undefined;
     module.seamcall(this, regs);
+    if (traceIn) traceSeamcallReturn(this.platform.tracer, this.id, traceIn, regs);
     return regs;
   }
 

@@ -40,7 +40,7 @@ function get(port: number, path: string, method = 'GET'): Promise<{ status: numb
 
 describe('tdxsim view: checks before serving', () => {
   it('checkTrace counts the events of a valid trace', () => {
-    assert.equal(checkTrace(FIXTURE), 161);
+    assert.equal(checkTrace(FIXTURE), 1325);
   });
 
   it('a missing or malformed trace is a usage error naming the file, line and field', () => {
@@ -147,7 +147,7 @@ describe('tdxsim view: the server', () => {
     try {
       await program.parseAsync(['node', 'tdxsim', 'view', FIXTURE, '--port', '0', '--no-open']);
       assert.equal(lines.length, 1);
-      assert.match(lines[0]!, /^tdxsim view: .*demo\.jsonl \(161 events\) at http:\/\/127\.0\.0\.1:\d+\/ {2}\(Ctrl-C to stop\)$/);
+      assert.match(lines[0]!, /^tdxsim view: .*demo\.jsonl \(1325 events\) at http:\/\/127\.0\.0\.1:\d+\/ {2}\(Ctrl-C to stop\)$/);
       assert.equal(await served, 200);
       const port = Number(/:(\d+)\//.exec(lines[0]!)![1]);
       await assert.rejects(get(port, '/'), /ECONNREFUSED/, 'closed after the stop');

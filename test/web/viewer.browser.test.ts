@@ -73,21 +73,22 @@ describe('trace viewer in Chromium', { timeout: 120_000 }, () => {
     await page.getByTestId('filter-text').fill('MapGPA');
     await page.getByTestId('party-guest').uncheck();
     await page.getByTestId('party-module').uncheck();
-    assert.equal(await text('row-count'), '2 of 161 events');
+    // Five MapGPAs: a page to shared and back, GetQuote's buffer likewise, and one the VMM refuses.
+    assert.equal(await text('row-count'), '5 of 1325 events');
     await page.locator('[data-testid="row"][data-kind="tdvmcall"][data-name="MapGPA"]').first().click();
     assert.equal(await text('panel-name'), 'MapGPA');
     assert.equal(await text('vmm-status-name'), 'TDVMCALL_STATUS_SUCCESS');
     assert.equal(await page.getByTestId('status').count(), 0, 'no module status on the host handling');
     const fields = await text('fields');
     assert.match(fields, /in\.subfunction\s+MapGPA/);
-    assert.match(fields, /in\.gpa\s+0x0008000000280000/);
-    assert.match(fields, /in\.size\s+0x0000000000002000/);
+    assert.match(fields, /in\.gpa\s+0x0000800000100000/);
+    assert.match(fields, /in\.size\s+0x0000000000001000/);
     assert.match(await text('registers'), /R11\s+0x0000000000010001/);
     assert.match(await text('chain'), /tdcall: TDG\.VP\.VMCALL<MapGPA>[\s\S]*tdvmcall: MapGPA[\s\S]*user exit: KVM_EXIT_HYPERCALL[\s\S]*resume: TDG\.VP\.VMCALL<MapGPA>/);
     await page.screenshot({ path: join(RESULTS, 'viewer-sequence.png') });
 
     // The refused MapGPA: RAX says the module delivered it, R10 says the VMM refused.
-    await page.locator('[data-testid="row"][data-kind="tdvmcall"][data-name="MapGPA"]').nth(1).click();
+    await page.locator('[data-testid="row"][data-kind="tdvmcall"][data-name="MapGPA"]').nth(2).click();
     assert.equal(await text('vmm-status-name'), 'TDVMCALL_STATUS_ALIGN_ERROR');
     await page.getByRole('button', { name: 'resume: TDG.VP.VMCALL<MapGPA>' }).click();
     assert.equal(await text('status-name'), 'TDX_SUCCESS');
@@ -98,27 +99,30 @@ describe('trace viewer in Chromium', { timeout: 120_000 }, () => {
     await page.getByTestId('filter-text').fill('');
     for (const p of ['guest', 'module']) await page.getByTestId(`party-${p}`).check();
     await page.getByTestId('filter-outcome').selectOption('error');
-    assert.equal(await text('row-count'), '6 of 161 events');
+    assert.equal(await text('row-count'), '7 of 1325 events');
     await page.locator('[data-testid="row"][data-name="TDH.MEM.PAGE.ADD"]').click();
-    assert.equal(await text('status-name'), 'TDX_OPERAND_INVALID');
-    assert.equal(await text('status-detail'), 'operand: RCX');
+    assert.equal(await text('status-name'), 'TDX_PAGE_METADATA_INCORRECT');
+    assert.equal(await text('status-detail'), 'operand: RDX');
     assert.match(await text('status'), /error\s*non-recoverable/);
     await page.getByTestId('filter-outcome').selectOption('all');
-    await page.getByTestId('filter-vcpu').selectOption('1');
-    assert.equal(await text('row-count'), '5 of 161 events');
+    await page.getByTestId('filter-vcpu').selectOption('0');
+    assert.equal(await text('row-count'), '91 of 1325 events');
     await page.getByTestId('filter-vcpu').selectOption('all');
   });
 
   it('the memory map shows pages by state and moves back in time with the slider', async () => {
     await page.getByTestId('tab-memory').click();
     await page.getByTestId('memory-map').waitFor();
-    assert.match(await text('legend'), /private: 3\s+shared: 2\s+pending: 0\s+blocked: 0/);
-    assert.match(await text('runs'), /0x0000000000280000\s+0x0000000000281000\s+2\s+SHARED/);
+    // At the end: the boot page, the 4-page heap and the 2 pages accepted at 2 MiB, all private.
+    assert.match(await text('legend'), /private: 7\s+shared: 0\s+pending: 0\s+blocked: 0/);
+    assert.match(await text('runs'), /0x0000000000100000\s+0x0000000000103000\s+4\s+MAPPED/);
     await page.screenshot({ path: join(RESULTS, 'viewer.png') });
     const slider = page.getByTestId('time-slider');
     await slider.fill('3');
     assert.match(await text('slider-label'), /^after change 3 of \d+, at /);
-    assert.match(await text('legend'), /private: 2\s+shared: 0\s+pending: 1\s+blocked: 0/);
+    assert.match(await text('legend'), /private: 2\s+shared: 0\s+pending: 0\s+blocked: 0/);
+    await slider.fill('16');
+    assert.match(await text('legend'), /private: 6\s+shared: 1\s+pending: 0\s+blocked: 0/);
     await slider.fill('0');
     assert.match(await text('slider-label'), /^before the first of \d+ changes$/);
     assert.match(await text('legend'), /private: 0\s+shared: 0\s+pending: 0\s+blocked: 0/);
@@ -127,8 +131,9 @@ describe('trace viewer in Chromium', { timeout: 120_000 }, () => {
   it('the measurement log lists MRTD blocks and the RTMR extend', async () => {
     await page.getByTestId('tab-measurements').click();
     const log = await text('measurements');
-    assert.match(log, /Log \(36 extends\)/);
-    assert.match(log, /MRTD\s+MEM\.PAGE\.ADD\s+0x0000000000000000/);
+    assert.match(log, /Log \(19 extends\)/);
+    assert.match(log, /MRTD\s+MEM\.PAGE\.ADD\s+0x00000000FFFFF000/);
+    assert.match(log, /MRTD\s+MR\.FINALIZE/);
     assert.match(log, /RTMR2\s+RTMR\.EXTEND/);
   });
 
@@ -166,7 +171,7 @@ describe('trace viewer in Chromium', { timeout: 120_000 }, () => {
       await page.locator(`[data-testid="row"][data-seq="${count}"]`).waitFor();
       assert.ok((await page.getByTestId('row').count()) < 80, 'still only the rows in view after scrolling to the end');
       await page.locator(`[data-testid="row"][data-seq="${count}"]`).click();
-      assert.match(await text('panel-name'), /^TDG\.VP\.VMCALL<Instruction\.HLT>$/);
+      assert.match(await text('panel-name'), /^TDH\.MEM\.PAGE\.ADD$/);
       await page.getByTestId('filter-text').fill('GetTdVmCallInfo');
       assert.match(await text('row-count'), /^\d+ of \d+ events$/);
       await page.screenshot({ path: join(RESULTS, 'viewer-150k.png') });

@@ -1,10 +1,11 @@
 /**
- * `tdxsim demo [--json]`: the built-in demo scenario — one TD running the `demo` guest program
+ * `tdxsim demo [--json] [--trace FILE [--format jsonl|chrome]]`: the built-in demo scenario — one TD running the `demo` guest program
  * (early init, accept memory, share a page and back, extend RTMR2, TDREPORT, GetQuote, halt) on a
  * 2-package, 4-LP machine — with the same story `tdxsim run` tells.
  */
 import type { Command } from 'commander';
 import { executeScenario, scenarioFromJson } from './run.ts';
+import { addTraceOptions, type TraceOptions } from '../../trace/cli-option.ts';
 
 /** The demo scenario, in the scenario-file format. */
 export const DEMO_SCENARIO = Object.freeze({
@@ -17,11 +18,11 @@ export const DEMO_SCENARIO = Object.freeze({
 });
 
 export function registerDemoCommand(program: Command): void {
-  program
+  const cmd = program
     .command('demo')
     .description('Run the built-in demo TD and tell what happened')
-    .option('--json', 'print the result as JSON')
-    .action((opts: { json?: boolean }) => {
-      process.exitCode = executeScenario(scenarioFromJson(DEMO_SCENARIO, 'built-in demo scenario'), opts.json === true);
-    });
+    .option('--json', 'print the result as JSON');
+  addTraceOptions(cmd).action((opts: TraceOptions & { json?: boolean }) => {
+    process.exitCode = executeScenario(scenarioFromJson(DEMO_SCENARIO, 'built-in demo scenario'), opts.json === true, opts);
+  });
 }

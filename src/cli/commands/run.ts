@@ -1,5 +1,5 @@
 /**
- * `tdxsim run [scenario.json] [--json] [--schema]`: boot the TD a scenario describes on a fresh
+ * `tdxsim run [scenario.json] [--json] [--schema] [--trace FILE [--format jsonl|chrome]]`: boot the TD a scenario describes on a fresh
  * simulated machine and tell what happened — each phase, MRTD and the RTMRs, the exits by kind,
  * how each vCPU ended, whether every page came back — or print it all as JSON.
  *
@@ -17,6 +17,7 @@ import { loadScenario, parseScenario, scenarioJsonSchema, ScenarioError, type Sc
 import { formatStory, runScenario, type ScenarioRun } from '../../host/scenario-run.ts';
 import { UsageError } from '../errors.ts';
 import { toJson } from './decode.ts';
+import { addTraceOptions, finishTrace, openTraceSink, type TraceOptions } from '../../trace/cli-option.ts';
 
 /** The guest programs a scenario may name, with their argument schemas. */
 export const CATALOGUE: ProgramCatalogue = { programs: GUEST_PROGRAMS };
@@ -39,26 +40,39 @@ export function scenarioFromJson(json: unknown, source: string, baseDir = proces
   }
 }
 
-/** Run a scenario and print the story (or JSON); returns the exit status. */
-export function executeScenario(s: Scenario, json: boolean): number {
-  const run: ScenarioRun = runScenario(s, scenarioPlatform(s));
+/**
+ * Run a scenario and print the story (or JSON); returns the exit status. With `--trace`, every
+ * crossing of the run is recorded to the trace file (its note goes to stderr, so `--json` output
+ * stays a single document).
+ */
+export function executeScenario(s: Scenario, json: boolean, trace: TraceOptions = {}): number {
+  const sink = openTraceSink(trace, s.name);
+  const platform = scenarioPlatform(s);
+  if (sink) platform.tracer = sink.tracer;
+  let run: ScenarioRun;
+  try {
+    run = runScenario(s, platform);
+  } finally {
+    const note = finishTrace(sink);
+    if (note) process.stderr.write(`trace: ${note}\n`);
+  }
   process.stdout.write(json ? toJson(run) + '\n' : formatStory(run));
   return run.error !== undefined || (run.teardown?.leaked ?? 0) > 0 ? 1 : 0;
 }
 
-interface RunOptions {
+interface RunOptions extends TraceOptions {
   json?: boolean;
   schema?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
-  program
+  const cmd = program
     .command('run')
     .description('Boot a TD described by a scenario file and tell what happened')
     .argument('[scenario]', 'scenario JSON file (see --schema)')
     .option('--json', 'print the result as JSON (64-bit values as 0x hex strings)')
-    .option('--schema', 'print the JSON Schema of scenario files and exit')
-    .action((file: string | undefined, opts: RunOptions) => {
+    .option('--schema', 'print the JSON Schema of scenario files and exit');
+  addTraceOptions(cmd).action((file: string | undefined, opts: RunOptions) => {
       if (opts.schema) {
         process.stdout.write(JSON.stringify(scenarioJsonSchema(), null, 2) + '\n');
         return;
@@ -71,6 +85,6 @@ export function registerRunCommand(program: Command): void {
         if (e instanceof ScenarioError) throw new UsageError(e.message);
         throw e;
       }
-      process.exitCode = executeScenario(s, opts.json === true);
+      process.exitCode = executeScenario(s, opts.json === true, opts);
     });
 }
