@@ -8,6 +8,7 @@
  * (the host never constructs the module or imports the guest library). Failures the host reports
  * (HostError) end the run with an `error` in the result rather than an exception.
  */
+import type { QuoteService } from './userspace/quote-service.ts';
 import { hex64 } from '../abi/bitfield.ts';
 import { TdAttributesBit, XfamBit } from '../abi/td-config.ts';
 import { PAGE_SIZE } from '../abi/pamt.ts';
@@ -34,6 +35,8 @@ export interface ScenarioRun {
   mrtd?: string;
   /** RTMR0..3 from the last TDREPORT the guest sent with GetQuote (the host cannot read them). */
   rtmrs?: string[];
+  /** The last quote the quoting service produced for the guest. */
+  quote?: Uint8Array;
   /** TD exits by reason (as the host saw them) and records returned to userspace by kind. */
   readonly exits: { td: Record<string, number>; user: Record<string, number> };
   readonly vcpus: { index: number; stop: StopReason; error?: string }[];
@@ -59,8 +62,24 @@ function counts(map: Map<string, number>, into: Record<string, number>): void {
   for (const [k, v] of map) into[k] = (into[k] ?? 0) + v;
 }
 
+export interface ScenarioRunOptions {
+  /**
+   * The quoting service behind GetQuote when the scenario asks for DCAP quotes. The host does not
+   * build one itself: quoting infrastructure is the caller's (as QGS is to QEMU). Without it a
+   * `dcap` scenario's GetQuote reports SERVICE_UNAVAILABLE.
+   */
+  readonly quoteService?: QuoteService;
+}
+
+/** The quote service a scenario's userspace uses: null = none (SERVICE_UNAVAILABLE), undefined = the envelope. */
+function quoteServiceFor(s: Scenario, options: ScenarioRunOptions): QuoteService | null | undefined {
+  if (s.userspace.quote === 'none') return null;
+  if (s.userspace.quote === 'simulated') return undefined;
+  return options.quoteService ?? null;
+}
+
 /** Run a validated scenario on `platform` (module loaded, guest programs registered). */
-export function runScenario(s: Scenario, platform: Platform): ScenarioRun {
+export function runScenario(s: Scenario, platform: Platform, options: ScenarioRunOptions = {}): ScenarioRun {
   const warnings: string[] = [];
   const serial: string[] = [];
   const run: ScenarioRun = { name: s.name, phases: [], exits: { td: {}, user: {} }, vcpus: [], serial, warnings, seamcalls: {} };
@@ -109,7 +128,7 @@ export function runScenario(s: Scenario, platform: Platform): ScenarioRun {
 
     const user = new Userspace(vm, {
       ...(s.userspace.mmioDevice !== undefined && { mmioDeviceGpa: s.userspace.mmioDevice }),
-      quoteService: s.userspace.quote === 'none' ? null : undefined,
+      quoteService: quoteServiceFor(s, options),
       eventNotify: s.userspace.eventNotify,
       onSerialLine: (l) => serial.push(l),
     });
@@ -125,6 +144,7 @@ export function runScenario(s: Scenario, platform: Platform): ScenarioRun {
       const ev = fatal.last as SystemEventExit;
       Object.assign(run, { fatal: { vcpu: fatal.vcpu, message: ev.message, errorCode: hex64(ev.data[12] ?? 0n) } });
     }
+    if (user.lastQuote) run.quote = user.lastQuote;
     if (user.lastReport) {
       const t = user.lastReport.tdInfo;
       run.rtmrs = [t.rtmr0, t.rtmr1, t.rtmr2, t.rtmr3].map(hexBytes);

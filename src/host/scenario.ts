@@ -9,7 +9,7 @@
  *     "image":     [ { "gpa": "0x200000", "hex": "90 90 f4", "measure": true },
  *                    { "gpa": "0x300000", "file": "payload.bin" } ],
  *     "guest":     { "program": "hello", "args": { "message": "hi" } },
- *     "userspace": { "mmioDevice": "0xfeb00000", "quote": "simulated", "eventNotify": true,
+ *     "userspace": { "mmioDevice": "0xfeb00000", "quote": "dcap", "eventNotify": true,
  *                    "mapGpa": true, "msrFilter": { "default": "allow", "ranges": [] }, "maxExits": 1000000 }
  *   }
  *
@@ -142,7 +142,10 @@ export const ScenarioSchema = z.strictObject({
   userspace: z
     .strictObject({
       mmioDevice: u64.optional().describe('GPA of the MMIO test device (shared bit stripped)'),
-      quote: z.enum(['simulated', 'none']).default('simulated'),
+      quote: z
+        .enum(['dcap', 'simulated', 'none'])
+        .default('dcap')
+        .describe('dcap: DCAP quotes from the simulated quoting infrastructure; simulated: the TDREPORT in a plain envelope; none: no quoting service'),
       eventNotify: z.boolean().default(true),
       mapGpa: z.boolean().default(true).describe('KVM_CAP_EXIT_HYPERCALL for MapGPA'),
       msrFilter: msrFilter.optional(),

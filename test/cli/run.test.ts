@@ -92,3 +92,27 @@ describe('tdxsim demo', () => {
     assert.equal(out.rtmrs.length, 4);
   });
 });
+
+describe('tdxsim demo: attestation evidence', () => {
+  it('--quote-out / --collateral-out save a quote that tdxsim quote verify accepts', async () => {
+    const { mkdtempSync, existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'tdxsim-demo-'));
+    const quote = join(dir, 'quote.bin');
+    const collateral = join(dir, 'collateral');
+    const demo = tdxsim(['demo', '--quote-out', quote, '--collateral-out', collateral]);
+    assert.equal(demo.status, 0, demo.stderr);
+    assert.match(demo.stdout, /== attestation\n {3}quote: DCAP v4 .*SIMULATED.*\n {3}verified: every check passed/);
+    assert.ok(existsSync(join(collateral, 'root-ca.pem')));
+    const verify = tdxsim(['quote', 'verify', quote, '--collateral', collateral, '--json']);
+    assert.equal(verify.status, 0, verify.stderr);
+    assert.equal((JSON.parse(verify.stdout) as { verified: boolean }).verified, true);
+  });
+
+  it('--quote-out when the guest never asked for a quote is a usage error', () => {
+    const r = tdxsim(['run', 'test/fixtures/scenarios/hello.json', '--quote-out', '/tmp/tdxsim-never.bin']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--quote-out \/tmp\/tdxsim-never.bin: the guest never asked for a quote/);
+  });
+});

@@ -4,7 +4,7 @@
  * 2-package, 4-LP machine — with the same story `tdxsim run` tells.
  */
 import type { Command } from 'commander';
-import { executeScenario, scenarioFromJson } from './run.ts';
+import { addAttestationOptions, executeScenario, scenarioFromJson, type AttestationOutputs } from './run.ts';
 import { addTraceOptions, type TraceOptions } from '../../trace/cli-option.ts';
 
 /** The demo scenario, in the scenario-file format. */
@@ -14,7 +14,7 @@ export const DEMO_SCENARIO = Object.freeze({
   platform: { packages: 2, lpsPerPackage: 2, memory: '4G' },
   td: { attributes: ['SEPT_VE_DISABLE'], vcpus: 1, memory: '64M', gpaw: 48 },
   guest: { program: 'demo', args: {} },
-  userspace: { quote: 'simulated', eventNotify: true },
+  userspace: { quote: 'dcap', eventNotify: true },
 });
 
 export function registerDemoCommand(program: Command): void {
@@ -22,7 +22,7 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .description('Run the built-in demo TD and tell what happened')
     .option('--json', 'print the result as JSON');
-  addTraceOptions(cmd).action((opts: TraceOptions & { json?: boolean }) => {
-    process.exitCode = executeScenario(scenarioFromJson(DEMO_SCENARIO, 'built-in demo scenario'), opts.json === true, opts);
+  addAttestationOptions(addTraceOptions(cmd)).action(async (opts: TraceOptions & AttestationOutputs & { json?: boolean }) => {
+    process.exitCode = await executeScenario(scenarioFromJson(DEMO_SCENARIO, 'built-in demo scenario'), opts.json === true, opts);
   });
 }

@@ -1,5 +1,6 @@
 /**
- * `tdxsim run [scenario.json] [--json] [--schema] [--trace FILE [--format jsonl|chrome]]`: boot the TD a scenario describes on a fresh
+ * `tdxsim run [scenario.json] [--json] [--schema] [--trace FILE [--format jsonl|chrome]]
+ *  [--quote-out FILE] [--collateral-out DIR]`: boot the TD a scenario describes on a fresh
  * simulated machine and tell what happened — each phase, MRTD and the RTMRs, the exits by kind,
  * how each vCPU ended, whether every page came back — or print it all as JSON.
  *
@@ -15,6 +16,9 @@ import { DEFAULT_MODULE_IDENTITY } from '../../module/identity.ts';
 import { GUEST_PROGRAMS, registerGuestPrograms } from '../../guest/programs/index.ts';
 import { loadScenario, parseScenario, scenarioJsonSchema, ScenarioError, type Scenario, type ProgramCatalogue } from '../../host/scenario.ts';
 import { formatStory, runScenario, type ScenarioRun } from '../../host/scenario-run.ts';
+import { createQuotingInfrastructure, type QuotingInfrastructure } from '../../attestation/infrastructure.ts';
+import type { QuoteVerification } from '../../attestation/verify.ts';
+import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../errors.ts';
 import { toJson } from './decode.ts';
 import { addTraceOptions, finishTrace, openTraceSink, type TraceOptions } from '../../trace/cli-option.ts';
@@ -40,27 +44,82 @@ export function scenarioFromJson(json: unknown, source: string, baseDir = proces
   }
 }
 
+/** Where to save what a relying party needs: the quote, and the collateral with the root CA. */
+export interface AttestationOutputs {
+  quoteOut?: string;
+  collateralOut?: string;
+}
+
+/** A run with its quote checked the way a relying party would. */
+export interface AttestedRun {
+  readonly run: ScenarioRun;
+  /** The verifier's verdict on the run's quote (DCAP scenarios that produced one). */
+  readonly verification?: QuoteVerification;
+  readonly infrastructure?: QuotingInfrastructure;
+}
+
+/**
+ * Run a scenario; for a `dcap` scenario, behind GetQuote stands the simulated quoting
+ * infrastructure (src/attestation), keyed to this platform's report key, and the quote the guest
+ * received is verified against its root CA and collateral. The verdict becomes the story's
+ * `attestation` phase.
+ */
+export async function runScenarioAttested(s: Scenario, platform: Platform): Promise<AttestedRun> {
+  const infrastructure = s.userspace.quote === 'dcap' ? await createQuotingInfrastructure({ reportKey: platform.reportKey }) : undefined;
+  const run = runScenario(s, platform, infrastructure ? { quoteService: infrastructure.quotingService } : {});
+  if (!infrastructure || !run.quote) return { run, ...(infrastructure && { infrastructure }) };
+  const verification = await infrastructure.verify(run.quote);
+  const q = verification.quote;
+  run.phases.push({
+    phase: 'attestation',
+    lines: [
+      `quote: DCAP v${q?.header.version ?? '?'} from the tdxsim SIMULATED quoting enclave (not Intel's), signed under the simulated root CA`,
+      verification.summary,
+    ],
+  });
+  return { run, verification, infrastructure };
+}
+
 /**
  * Run a scenario and print the story (or JSON); returns the exit status. With `--trace`, every
  * crossing of the run is recorded to the trace file (its note goes to stderr, so `--json` output
- * stays a single document).
+ * stays a single document). `--quote-out` / `--collateral-out` save the quote and the collateral
+ * (with the root CA) so any verifier can check it.
  */
-export function executeScenario(s: Scenario, json: boolean, trace: TraceOptions = {}): number {
-  const sink = openTraceSink(trace, s.name);
+export async function executeScenario(s: Scenario, json: boolean, options: TraceOptions & AttestationOutputs = {}): Promise<number> {
+  if ((options.quoteOut || options.collateralOut) && s.userspace.quote !== 'dcap') {
+    throw new UsageError(`--quote-out and --collateral-out need DCAP quotes: the scenario's userspace.quote is "${s.userspace.quote}"`);
+  }
+  const sink = openTraceSink(options, s.name);
   const platform = scenarioPlatform(s);
   if (sink) platform.tracer = sink.tracer;
-  let run: ScenarioRun;
+  let attested: AttestedRun;
   try {
-    run = runScenario(s, platform);
+    attested = await runScenarioAttested(s, platform);
   } finally {
     const note = finishTrace(sink);
     if (note) process.stderr.write(`trace: ${note}\n`);
   }
-  process.stdout.write(json ? toJson(run) + '\n' : formatStory(run));
-  return run.error !== undefined || (run.teardown?.leaked ?? 0) > 0 ? 1 : 0;
+  const { run, verification, infrastructure } = attested;
+  if (options.quoteOut) {
+    if (!run.quote) throw new UsageError(`--quote-out ${options.quoteOut}: the guest never asked for a quote`);
+    await writeFile(options.quoteOut, run.quote);
+  }
+  if (options.collateralOut && infrastructure) await infrastructure.writeCollateral(options.collateralOut);
+  const attestation = verification && { verified: verification.verified, summary: verification.summary, tcbStatus: verification.tcbStatus };
+  process.stdout.write(json ? toJson({ ...run, quote: undefined, ...(attestation && { attestation }) }) + '\n' : formatStory(run));
+  const failed = run.error !== undefined || (run.teardown?.leaked ?? 0) > 0 || (verification !== undefined && !verification.verified);
+  return failed ? 1 : 0;
 }
 
-interface RunOptions extends TraceOptions {
+/** The options `run` and `demo` share for saving attestation evidence. */
+export function addAttestationOptions(cmd: Command): Command {
+  return cmd
+    .option('--quote-out <file>', 'save the quote the guest received (binary)')
+    .option('--collateral-out <dir>', 'save the collateral and the simulated root CA that verify it');
+}
+
+interface RunOptions extends TraceOptions, AttestationOutputs {
   json?: boolean;
   schema?: boolean;
 }
@@ -72,7 +131,7 @@ export function registerRunCommand(program: Command): void {
     .argument('[scenario]', 'scenario JSON file (see --schema)')
     .option('--json', 'print the result as JSON (64-bit values as 0x hex strings)')
     .option('--schema', 'print the JSON Schema of scenario files and exit');
-  addTraceOptions(cmd).action((file: string | undefined, opts: RunOptions) => {
+  addAttestationOptions(addTraceOptions(cmd)).action(async (file: string | undefined, opts: RunOptions) => {
       if (opts.schema) {
         process.stdout.write(JSON.stringify(scenarioJsonSchema(), null, 2) + '\n');
         return;
@@ -85,6 +144,6 @@ export function registerRunCommand(program: Command): void {
         if (e instanceof ScenarioError) throw new UsageError(e.message);
         throw e;
       }
-      process.exitCode = executeScenario(s, opts.json === true, opts);
+      process.exitCode = await executeScenario(s, opts.json === true, opts);
     });
 }

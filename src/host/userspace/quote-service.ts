@@ -78,6 +78,8 @@ export interface GetQuoteResult {
   /** The TDREPORT the guest sent, decoded (for logs and the run story). */
   readonly report?: DecodedTdReport;
   readonly quoteBytes?: number;
+  /** The quote handed to the guest (for `--quote-out` and verification by the VMM's user). */
+  readonly quote?: Uint8Array;
   /** Why the request was refused or failed. */
   readonly problem?: string;
 }
@@ -104,7 +106,7 @@ export function serveGetQuote(mem: GuestMemory, req: GetQuoteExitInfo, service: 
       ret: TdvmcallStatus.SUCCESS,
       bufferStatus: status,
       ...(decoded && { report: decoded }),
-      ...(quote && { quoteBytes: quote.length }),
+      ...(quote && { quoteBytes: quote.length, quote }),
     };
   };
   if (!service) return { ...write(GetQuoteStatus.GET_QUOTE_SERVICE_UNAVAILABLE), problem: 'no quote service' };

@@ -53,6 +53,8 @@ export class Userspace {
   readonly notifyVectors = new Map<number, number>();
   /** The last TDREPORT a GetQuote carried (its TDINFO has the RTMRs). */
   lastReport: DecodedTdReport | undefined;
+  /** The last quote served. */
+  lastQuote: Uint8Array | undefined;
   quotes = 0;
   private readonly eventNotify: boolean;
 
@@ -110,6 +112,7 @@ export class Userspace {
         const r = serveGetQuote(this.vm.guest, rec.getQuote, this.quoteService);
         if (r.report) this.lastReport = r.report;
         if (r.quoteBytes !== undefined) this.quotes++;
+        if (r.quote) this.lastQuote = r.quote;
         if (r.problem) this.vm.host.warnings.warn(vcpu.index, 'get-quote', r.bufferStatus === undefined ? 'guest' : 'vmm-policy', `GetQuote: ${r.problem}`);
         vcpu.complete({ kind: 'tdx', ret: r.ret });
         const vector = this.notifyVectors.get(vcpu.index);
