@@ -18,11 +18,11 @@ function issues(json: unknown): readonly string[] {
 }
 
 describe('scenario files', () => {
-  it('defaults: 2×2 LPs, 4 GiB, SEPT_VE_DISABLE, one vCPU, GPAW 48, simulated quotes', () => {
+  it('defaults: 2×2 LPs, 4 GiB, SEPT_VE_DISABLE, one vCPU, GPAW 48, DCAP quotes', () => {
     const s = parseScenario({ td: { memory: '64M' }, guest: { program: 'hello' } }, catalogue, '.');
     assert.deepEqual(s.platform, { packages: 2, lpsPerPackage: 2, memory: 4n << 30n });
     assert.deepEqual(s.td, { attributes: 1n << 28n, vcpus: 1, memory: 64n << 20n, gpaw: 48 });
-    assert.deepEqual(s.userspace, { quote: 'simulated', eventNotify: true, mapGpa: true, maxExits: 1_000_000 });
+    assert.deepEqual(s.userspace, { quote: 'dcap', eventNotify: true, mapGpa: true, maxExits: 1_000_000 });
     assert.deepEqual(s.image, []);
   });
 
