@@ -12,6 +12,7 @@
  * Every SEAMCALL goes through `callLeaf` on a logical processor, so what a case sees is exactly
  * what the module returned in the registers.
  */
+import type { Tracer } from '../trace/tracer.ts';
 import { Platform } from '../platform/platform.ts';
 import type { LogicalProcessor } from '../platform/processor.ts';
 import { PageAllocator } from '../platform/page-allocator.ts';
@@ -44,6 +45,17 @@ const MODULE_TDMR_LIMITS = {
   pamtEntrySize: { l4k: PAMT_ENTRY_SIZE, l2m: PAMT_ENTRY_SIZE, l1g: PAMT_ENTRY_SIZE },
 };
 
+/**
+ * Where the machines of a suite run send their trace events (`tdxsim conformance --trace`): every
+ * machine built while it is set gets it as its platform's tracer, so one file holds the whole run,
+ * case after case.
+ */
+let suiteTracer: Tracer | undefined;
+
+export function setSuiteTracer(tracer: Tracer | undefined): void {
+  suiteTracer = tracer;
+}
+
 export class Machine {
   private constructor(
     readonly platform: Platform,
@@ -58,6 +70,7 @@ export class Machine {
     const platform = new Platform({ packages: opts.packages ?? 1, lpsPerPackage: opts.lpsPerPackage ?? 2, memorySize: opts.memory ?? DEFAULT_MEMORY });
     platform.loadModule(new TdxModule(platform, DEFAULT_MODULE_IDENTITY));
     registerGuestPrograms(platform.firmware);
+    if (suiteTracer) platform.tracer = suiteTracer;
     return platform;
   }
 

@@ -36,7 +36,6 @@ import { TD_PARAMS_CPUID_ENTRY_SIZE, SHA384_SIZE } from '../abi/td-params.ts';
 import { TdAttributesBit, XFAM_FIXED1 } from '../abi/td-config.ts';
 import { levelSize } from '../abi/sept.ts';
 import type { Tracer } from '../trace/tracer.ts';
-import { traceSeamcalls } from './trace-tap.ts';
 
 const MiB = 1n << 20n;
 const HOST_BASE = 8n * MiB;
@@ -74,13 +73,13 @@ function pamtBytes(size: bigint, pageSize: bigint): bigint {
 
 /**
  * A platform with a module loaded and the TDMR description written to host memory. With a
- * tracer, every SEAMCALL is recorded (trace-tap.ts).
+ * tracer, it becomes the platform's tracer: every crossing is recorded.
  */
 export function createWorld(tracer?: Tracer): World {
   const platform = new Platform({ packages: 2, lpsPerPackage: 2, memorySize: MEMORY_SIZE });
   const module = new TdxModule(platform, DEFAULT_MODULE_IDENTITY);
   platform.loadModule(module);
-  if (tracer) traceSeamcalls(platform, tracer);
+  if (tracer) platform.tracer = tracer;
   const hostPages = new PageAllocator(HOST_BASE, HOST_SIZE);
   const p4k = pamtBytes(TDMR_SIZE, PAGE_SIZE);
   const p2m = pamtBytes(TDMR_SIZE, SIZE_2M);

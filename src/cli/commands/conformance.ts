@@ -14,6 +14,8 @@ import type { Command } from 'commander';
 import { ALL_CASES } from '../../conformance/suite.ts';
 import { AREAS } from '../../conformance/case.ts';
 import { runCases, selectCases, SelectionError } from '../../conformance/runner.ts';
+import { setSuiteTracer } from '../../conformance/machine.ts';
+import { addTraceOptions, finishTrace, openTraceSink, type TraceOptions } from '../trace-options.ts';
 import { builtinGuest, builtinHost } from '../../conformance/builtin.ts';
 import { loadGuest, loadHost, PartyLoadError } from '../../conformance/load-party.ts';
 import { formatResults, Progress, suiteJson } from '../../conformance/report.ts';
@@ -59,7 +61,7 @@ async function party<T>(file: string | undefined, load: (f: string) => Promise<T
 }
 
 export function registerConformanceCommand(program: Command, output: ConformanceOutput = defaultOutput()): void {
-  program
+  const cmd = program
     .command('conformance')
     .description('Run the conformance suite against the built-in host and guest, or your own')
     .option('--area <area>', `only cases of this area (repeatable; ${AREAS.map((a) => a.id).join(', ')})`, collect, [])
@@ -67,8 +69,8 @@ export function registerConformanceCommand(program: Command, output: Conformance
     .option('--json', 'print { passed, failed, cases: [{ area, name, pass, detail }] } instead of the table')
     .option('--host <module>', 'ES module exporting TDVMCALL exit handlers (ConformanceHost) to test instead of the built-in host')
     .option('--guest <module>', 'ES module exporting a guest library (ConformanceGuest) to test instead of the built-in guest')
-    .option('--failures', 'list only the failing cases in the table')
-    .action(async (opts: Options) => {
+    .option('--failures', 'list only the failing cases in the table');
+  addTraceOptions(cmd).action(async (opts: Options & TraceOptions) => {
       let cases;
       try {
         cases = selectCases(ALL_CASES, { areas: opts.area, cases: opts.case });
@@ -79,7 +81,16 @@ export function registerConformanceCommand(program: Command, output: Conformance
       const host: ConformanceHost = await party(opts.host, loadHost, builtinHost);
       const guest: ConformanceGuest = await party(opts.guest, loadGuest, builtinGuest);
       const progress = new Progress(output.progress, output.tty && !opts.json);
-      const result = runCases(cases, { host, guest }, (r, done, total) => progress.update(r, done, total));
+      const sink = openTraceSink(opts, 'conformance suite');
+      setSuiteTracer(sink?.tracer);
+      let result;
+      try {
+        result = runCases(cases, { host, guest }, (r, done, total) => progress.update(r, done, total));
+      } finally {
+        setSuiteTracer(undefined);
+        const note = finishTrace(sink);
+        if (note) process.stderr.write(`trace: ${note}\n`);
+      }
       progress.done();
       if (opts.json) output.write(JSON.stringify(suiteJson(result), null, 2) + '\n');
       else output.write(formatResults(result, { host: host.name, guest: guest.name }, { color: output.tty, all: !opts.failures, ...(output.width !== undefined && { width: output.width }) }));

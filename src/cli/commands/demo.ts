@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { addAttestationOptions, executeScenario, scenarioFromJson, type AttestationOutputs } from './run.ts';
-import { addTraceOptions, type TraceOptions } from '../../trace/cli-option.ts';
+import { addTraceOptions, type TraceOptions } from '../trace-options.ts';
 
 /** The demo scenario, in the scenario-file format. */
 export const DEMO_SCENARIO = Object.freeze({

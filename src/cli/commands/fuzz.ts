@@ -16,8 +16,7 @@ import type { Command } from 'commander';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hex64 } from '../../abi/bitfield.ts';
-import { RecordingTracer } from '../../trace/tracer.ts';
-import { formatJsonl } from '../../trace/jsonl.ts';
+import { finishTrace, openTraceSink } from '../trace-options.ts';
 import { caseFileName, CaseFormatError, decodeCase, encodeCase, TARGET_NAMES, type TargetName } from '../../fuzz/case.ts';
 import { replayCase } from '../../fuzz/engine.ts';
 import { parseSeed } from '../../fuzz/rng.ts';
@@ -37,6 +36,7 @@ export interface FuzzCliOptions {
   readonly out: string;
   readonly replay?: string;
   readonly trace?: string;
+  readonly format?: string;
   readonly minimiseMs: number;
 }
 
@@ -51,6 +51,7 @@ export interface RawFuzzOptions {
   out?: string;
   replay?: string;
   trace?: string;
+  format?: string;
   minimiseTime?: string;
 }
 
@@ -109,6 +110,7 @@ export function parseFuzzOptions(raw: RawFuzzOptions, now: () => number = Date.n
     out: raw.out ?? DEFAULT_OUT,
     ...(raw.replay !== undefined && { replay: raw.replay }),
     ...(raw.trace !== undefined && { trace: raw.trace }),
+    ...(raw.format !== undefined && { format: raw.format }),
     minimiseMs: (raw.minimiseTime !== undefined ? positiveSeconds('--minimise-time', raw.minimiseTime, true) : DEFAULT_MINIMISE_S) * 1000,
   };
 }
@@ -230,24 +232,19 @@ async function replayCommand(opts: FuzzCliOptions, io: FuzzIo): Promise<number> 
   }
   let result;
   let c;
-  const tracer = opts.trace !== undefined ? new RecordingTracer() : undefined;
+  let traceNote: string | undefined;
+  const sink = openTraceSink({ ...(opts.trace !== undefined && { trace: opts.trace }), ...(opts.format !== undefined && { format: opts.format }) }, file);
   try {
     c = decodeCase(text, file);
     if (opts.target !== undefined && opts.target !== c.target) throw new UsageError(`fuzz: ${file} is a ${c.target} case, not ${opts.target}`);
-    result = replayCase(TARGETS[c.target], c, tracer ? { tracer } : {});
+    result = replayCase(TARGETS[c.target], c, sink ? { tracer: sink.tracer } : {});
   } catch (e) {
     if (e instanceof CaseFormatError) throw new UsageError(`fuzz: ${e.message}`);
     throw e;
+  } finally {
+    traceNote = finishTrace(sink);
   }
   const v = result.violation;
-  let traceNote: string | undefined;
-  if (opts.trace !== undefined && tracer) {
-    if (tracer.events.length === 0) traceNote = `no trace events were emitted during the replay; nothing written to ${opts.trace}`;
-    else {
-      writeFileSync(opts.trace, formatJsonl(tracer.events, file));
-      traceNote = `${tracer.events.length} trace events written to ${opts.trace}`;
-    }
-  }
   if (opts.json) {
     io.out(
       JSON.stringify(
@@ -286,7 +283,8 @@ export function registerFuzzCommand(program: Command): void {
     .option('--out <dir>', `where findings are saved (default ${DEFAULT_OUT}/)`)
     .option('--minimise-time <seconds>', `time spent minimising each new finding (default ${DEFAULT_MINIMISE_S}; 0 = keep it whole)`)
     .option('--replay <file>', 'replay a saved case file')
-    .option('--trace <file>', 'with --replay: write the replay as a JSON-lines trace')
+    .option('--trace <file>', 'with --replay: record every crossing of the replay to FILE')
+    .option('--format <format>', 'with --trace: jsonl (default) or chrome (opens in Perfetto)')
     .option('--json', 'print the report as JSON')
     .action(async (raw: RawFuzzOptions) => {
       process.exitCode = await fuzzCommand(parseFuzzOptions(raw));

@@ -21,7 +21,7 @@ import type { QuoteVerification } from '../../attestation/verify.ts';
 import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../errors.ts';
 import { toJson } from './decode.ts';
-import { addTraceOptions, finishTrace, openTraceSink, type TraceOptions } from '../../trace/cli-option.ts';
+import { addTraceOptions, finishTrace, openTraceSink, type TraceOptions } from '../trace-options.ts';
 
 /** The guest programs a scenario may name, with their argument schemas. */
 export const CATALOGUE: ProgramCatalogue = { programs: GUEST_PROGRAMS };

@@ -31,7 +31,6 @@ import { MemoryWatch } from '../memory-watch.ts';
 import { checkStatus, SecretWords, type Violation } from '../invariants.ts';
 import { Rng } from '../rng.ts';
 import type { Tracer } from '../../trace/tracer.ts';
-import { traceSeamcalls } from '../trace-tap.ts';
 import { SyntheticTd } from './host-synthetic.ts';
 import { maliciousGuest, type GuestMailbox } from './host-guest.ts';
 import type { GuestLayout } from './host-gen.ts';
@@ -104,7 +103,7 @@ export function buildHostWorld(path: HostPath, tracer?: Tracer): HostWorld {
   const secrets = new SecretWords();
   const tap = new SeamTap(module, secrets);
   platform.loadModule(tap);
-  if (tracer) traceSeamcalls(platform, tracer);
+  if (tracer) platform.tracer = tracer;
   const memoryWatch = new MemoryWatch(platform, secrets);
   memoryWatch.install();
 

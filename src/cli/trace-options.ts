@@ -14,10 +14,10 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
-import { UsageError } from '../cli/errors.ts';
-import { formatChromeTrace, toChromeTrace } from './chrome.ts';
-import { JsonlTracer } from './jsonl.ts';
-import { RecordingTracer, type Tracer } from './tracer.ts';
+import { UsageError } from './errors.ts';
+import { formatChromeTrace, toChromeTrace } from '../trace/chrome.ts';
+import { JsonlTracer } from '../trace/jsonl.ts';
+import { RecordingTracer, type Tracer } from '../trace/tracer.ts';
 
 export const TRACE_FORMATS = Object.freeze(['jsonl', 'chrome'] as const);
 export type TraceFormat = (typeof TRACE_FORMATS)[number];
