@@ -22,9 +22,9 @@ import { TdxModule } from '../module/module.ts';
 import { DEFAULT_MODULE_IDENTITY } from '../module/identity.ts';
 import type { LeafDef, OperandValues } from '../abi/leaf.ts';
 import { SeamcallLeaf } from '../abi/seamcall-leaves.ts';
-import { MAX_RESERVED_PER_TDMR, MAX_TDMRS, PAMT_ENTRY_SIZE, TDMR_INFO, encodeReservedAreas } from '../abi/tdmr.ts';
+import { MAX_RESERVED_PER_TDMR, MAX_TDMRS, PAMT_ENTRY_SIZE } from '../abi/tdmr.ts';
 import { TdxHost } from '../host/tdx-host.ts';
-import { planTdmrs, type TdmrPlan } from '../host/tdmr-plan.ts';
+import { encodeTdmrInfo, planTdmrs, type TdmrPlan } from '../host/tdmr-plan.ts';
 import { registerGuestPrograms } from '../guest/programs/index.ts';
 
 export interface MachineOptions {
@@ -142,17 +142,7 @@ export class Machine {
       const pa = this.page();
       this.write(
         pa,
-        TDMR_INFO.encode({
-          base: t.base,
-          size: t.size,
-          pamt_1g_base: t.pamt1g.base,
-          pamt_1g_size: t.pamt1g.size,
-          pamt_2m_base: t.pamt2m.base,
-          pamt_2m_size: t.pamt2m.size,
-          pamt_4k_base: t.pamt4k.base,
-          pamt_4k_size: t.pamt4k.size,
-          reserved_areas: encodeReservedAreas(t.reserved),
-        }),
+        encodeTdmrInfo(t),
       );
       this.platform.memory.writeU64(array + BigInt(8 * i), pa, KEYID_NONE);
     });

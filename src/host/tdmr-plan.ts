@@ -16,7 +16,7 @@
  * A layout that needs more TDMRs or reserved areas than the module supports fails with ENOSPC.
  */
 import { PAGE_SIZE, SIZE_1G, SIZE_2M } from '../abi/pamt.ts';
-import { TDMR_ALIGNMENT } from '../abi/tdmr.ts';
+import { TDMR_ALIGNMENT, TDMR_INFO, encodeReservedAreas } from '../abi/tdmr.ts';
 import { HostError } from './errors.ts';
 import type { Range } from './host-memory.ts';
 
@@ -128,4 +128,19 @@ export function planTdmrs(cmrs: readonly Range[], limits: TdmrLimits): TdmrPlan 
   });
 
   return { tdmrs, hostRanges: free.map((f) => ({ base: f.base, size: f.end - f.base })).filter((f) => f.size > 0n) };
+}
+
+/** The TDMR_INFO entry TDH.SYS.CONFIG reads for a planned TDMR. */
+export function encodeTdmrInfo(t: PlannedTdmr): Uint8Array {
+  return TDMR_INFO.encode({
+    base: t.base,
+    size: t.size,
+    pamt_1g_base: t.pamt1g.base,
+    pamt_1g_size: t.pamt1g.size,
+    pamt_2m_base: t.pamt2m.base,
+    pamt_2m_size: t.pamt2m.size,
+    pamt_4k_base: t.pamt4k.base,
+    pamt_4k_size: t.pamt4k.size,
+    reserved_areas: encodeReservedAreas(t.reserved),
+  });
 }

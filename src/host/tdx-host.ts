@@ -22,14 +22,13 @@ import type { Platform } from '../platform/platform.ts';
 import type { LogicalProcessor } from '../platform/processor.ts';
 import { KEYID_NONE } from '../platform/memory.ts';
 import { SeamcallLeaf } from '../abi/seamcall-leaves.ts';
-import { TDMR_INFO, encodeReservedAreas } from '../abi/tdmr.ts';
 import { KVM_SUPPORTED_TD_ATTRS } from '../abi/kvm.ts';
 import { HostError } from './errors.ts';
 import { HkidAllocator } from './hkid.ts';
 import { HostMemory } from './host-memory.ts';
 import { Seamcaller, SeamcallLog } from './seamcall.ts';
 import { checkFeatures, readSysInfo, type TdxSysInfo } from './sysinfo.ts';
-import { planTdmrs, type PlannedTdmr } from './tdmr-plan.ts';
+import { encodeTdmrInfo, planTdmrs, type PlannedTdmr } from './tdmr-plan.ts';
 import { WarningLimiter, type WarningOptions } from './warn.ts';
 import { TdxVm, type VmConfig } from './vm.ts';
 import type { CpuidEntry } from './cpuid-table.ts';
@@ -180,17 +179,7 @@ function configTdmrs(sc: Seamcaller, lp: LogicalProcessor, memory: HostMemory, t
       pages.push(pa);
       memory.memory.write(
         pa,
-        TDMR_INFO.encode({
-          base: t.base,
-          size: t.size,
-          pamt_1g_base: t.pamt1g.base,
-          pamt_1g_size: t.pamt1g.size,
-          pamt_2m_base: t.pamt2m.base,
-          pamt_2m_size: t.pamt2m.size,
-          pamt_4k_base: t.pamt4k.base,
-          pamt_4k_size: t.pamt4k.size,
-          reserved_areas: encodeReservedAreas(t.reserved),
-        }),
+        encodeTdmrInfo(t),
         KEYID_NONE,
       );
       memory.memory.writeU64(array + BigInt(8 * i), pa, KEYID_NONE);

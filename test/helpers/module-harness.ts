@@ -11,6 +11,7 @@
  * allocator over [8 MiB, 64 MiB) outside every TDMR; the PAMT sits at 64 MiB, also outside; TD
  * pages come from `env.alloc`, an allocator over the TDMR [1 GiB, 2 GiB).
  */
+import { encodeTdmrInfo } from '../../src/host/tdmr-plan.ts';
 import { Platform, type PlatformConfig } from '../../src/platform/platform.ts';
 import { PageAllocator } from '../../src/platform/page-allocator.ts';
 import { seamcalls, type LeafCallResult, type Seamcalls } from '../../src/platform/leaf-call.ts';
@@ -32,7 +33,6 @@ import {
   XFAM_FIXED1,
   XfamBit,
 } from '../../src/abi/td-config.ts';
-import { TDMR_INFO, encodeReservedAreas } from '../../src/abi/tdmr.ts';
 import { TD_CONFIG_FLAGS, TD_PARAMS, TD_PARAMS_CPUID_ENTRY, TD_PARAMS_CPUID_ENTRY_SIZE } from '../../src/abi/td-params.ts';
 import { NUM_CPUID_CONFIG } from '../../src/abi/cpuid-config.ts';
 import type { CpuidRegs } from '../../src/abi/cpuid-config.ts';
@@ -74,17 +74,7 @@ export function tdmrWithPamt(base: bigint, size: bigint, pamtBase: bigint, reser
 
 /** TDMR_INFO bytes for a TDMR (for tests that corrupt single fields). */
 export function tdmrInfoBytes(t: TdmrSpec): Uint8Array {
-  return TDMR_INFO.encode({
-    base: t.base,
-    size: t.size,
-    pamt_1g_base: t.pamt1g.base,
-    pamt_1g_size: t.pamt1g.size,
-    pamt_2m_base: t.pamt2m.base,
-    pamt_2m_size: t.pamt2m.size,
-    pamt_4k_base: t.pamt4k.base,
-    pamt_4k_size: t.pamt4k.size,
-    reserved_areas: encodeReservedAreas(t.reserved),
-  });
+  return encodeTdmrInfo(t);
 }
 
 export interface BringUpOptions {
