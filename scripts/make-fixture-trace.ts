@@ -89,6 +89,9 @@ const FIXTURE_SCENARIO = Object.freeze({
   description: 'The demo scenario with a miniature guest program (scripts/make-fixture-trace.ts)',
   td: { ...DEMO_SCENARIO.td, memory: '8M' },
   guest: { program: fixtureProgram.name, args: {} },
+  // The envelope quote, not a DCAP one: DCAP quotes are signed with fresh keys, and the fixture
+  // must come out byte-identical every time.
+  userspace: { ...DEMO_SCENARIO.userspace, quote: 'simulated' },
 });
 
 export const DEMO_TRACE_SOURCE = 'tdxsim demo scenario, trace-fixture guest (scripts/make-fixture-trace.ts)';
