@@ -52,10 +52,35 @@ export function defineLeaf<const I extends readonly RegOperand[], const O extend
   return Object.freeze(def);
 }
 
+/**
+ * An operand list prepared for the accessors below, once per list: the names, their GPR indices,
+ * and a template object with every name (so results are cloned with their final shape instead of
+ * growing one property at a time — every SEAMCALL and TDCALL reads and writes operands).
+ */
+interface OperandPlan {
+  readonly names: readonly string[];
+  readonly regs: readonly number[];
+  readonly template: Readonly<Record<string, bigint>>;
+}
+
+const PLANS = new WeakMap<readonly RegOperand[], OperandPlan>();
+
+function planOf(operands: readonly RegOperand[]): OperandPlan {
+  let plan = PLANS.get(operands);
+  if (!plan) {
+    const template: Record<string, bigint> = {};
+    for (const op of operands) template[op.name] = 0n;
+    plan = { names: operands.map((op) => op.name), regs: operands.map((op) => Gpr[op.reg]), template };
+    PLANS.set(operands, plan);
+  }
+  return plan;
+}
+
 /** Read the named operands of a leaf out of a register file. */
 export function readOperands<T extends readonly RegOperand[]>(operands: T, regs: RegisterFile): OperandValues<T> {
-  const out: Record<string, bigint> = {};
-  for (const op of operands) out[op.name] = regs.gpr[Gpr[op.reg]]!;
+  const plan = planOf(operands);
+  const out: Record<string, bigint> = { ...plan.template };
+  for (let i = 0; i < plan.names.length; i++) out[plan.names[i]!] = regs.gpr[plan.regs[i]!]!;
   return out as OperandValues<T>;
 }
 
@@ -65,10 +90,11 @@ export function writeOperands<T extends readonly RegOperand[]>(
   regs: RegisterFile,
   values: Partial<OperandValues<T>>,
 ): void {
+  const plan = planOf(operands);
   const v = values as Record<string, bigint | undefined>;
-  for (const op of operands) {
-    const x = v[op.name];
-    if (x !== undefined) regs.gpr[Gpr[op.reg]] = x;
+  for (let i = 0; i < plan.names.length; i++) {
+    const x = v[plan.names[i]!];
+    if (x !== undefined) regs.gpr[plan.regs[i]!] = x;
   }
 }
 

@@ -15,6 +15,7 @@
  */
 import { SepteBit, SeptState, SEPTE_PA_MASK, type SeptStateName, type SeptStateValue } from './sept.ts';
 import { OpState, type OpStateValue } from './lifecycle.ts';
+import { HI32, LO32 } from './u64.ts';
 
 const bit = (n: number): bigint => 1n << BigInt(n);
 
@@ -54,6 +55,10 @@ export const SeptStateEncoding: Readonly<Record<SeptStateName, number>> = Object
 
 /** The SEPTE bits of a state encoding (`SEPT_STATE_ENC_TO_MASK`). */
 export function septStateMask(state: SeptStateName): bigint {
+  return STATE_MASKS.get(state)!;
+}
+
+function computeStateMask(state: SeptStateName): bigint {
   const enc = SeptStateEncoding[state];
   let mask = 0n;
   SEPT_STATE_ENCODING_BITS.forEach((b, i) => {
@@ -62,12 +67,27 @@ export function septStateMask(state: SeptStateName): bigint {
   return mask;
 }
 
+/** Every state's mask, computed once (the Secure EPT rewrites entries on every leaf). */
+const STATE_MASKS: ReadonlyMap<SeptStateName, bigint> = new Map(
+  (Object.keys(SeptStateEncoding) as SeptStateName[]).map((name) => [name, computeStateMask(name)]),
+);
+
+/**
+ * Where each encoding bit sits in a 32-bit half of the entry (u64.ts), so decoding an entry reads
+ * seven bits as numbers instead of shifting a bigint seven times.
+ */
+const ENCODING_HALVES = SEPT_STATE_ENCODING_BITS.map((b) => ({ index: b >= 32 ? HI32 : LO32, shift: b % 32 }));
+const SCRATCH64 = new BigUint64Array(1);
+const SCRATCH32 = new Uint32Array(SCRATCH64.buffer);
+
 /** The 7-bit state encoding held in an entry (`SEPT_CONVERT_TO_ENCODING`). */
 export function septStateEncodingOf(entry: bigint): number {
+  SCRATCH64[0] = entry;
   let enc = 0;
-  SEPT_STATE_ENCODING_BITS.forEach((b, i) => {
-    if ((entry >> BigInt(b)) & 1n) enc |= 1 << i;
-  });
+  for (let i = 0; i < ENCODING_HALVES.length; i++) {
+    const h = ENCODING_HALVES[i]!;
+    enc |= ((SCRATCH32[h.index]! >>> h.shift) & 1) << i;
+  }
   return enc;
 }
 

@@ -24,8 +24,11 @@ export const SEPT_LEVEL_NAMES: readonly string[] = Object.freeze(['4K', '2M', '1
 
 /** Bytes mapped by one entry at a level: 4K << 9*level. */
 export function levelSize(level: number): bigint {
-  return 4096n << BigInt(9 * level);
+  return LEVEL_SIZES[level] ?? 4096n << BigInt(9 * level);
 }
+
+/** levelSize of the five levels, computed once (the Secure-EPT walks ask for them constantly). */
+const LEVEL_SIZES: readonly bigint[] = [0, 1, 2, 3, 4].map((l) => 4096n << BigInt(9 * l));
 
 /** Entries in one SEPT page. */
 export const SEPT_ENTRIES_PER_PAGE = 512;

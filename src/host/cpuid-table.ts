@@ -41,16 +41,26 @@ export function kvmHypervisorLeaves(): CpuidEntry[] {
 
 export class CpuidTable {
   private readonly entries: CpuidEntry[];
+  /** The entries of each leaf, in table order (a TD can ask for CPUID at every TDVMCALL). */
+  private readonly byLeaf = new Map<number, CpuidEntry[]>();
 
   constructor(userEntries: readonly CpuidEntry[] = []) {
     // Userspace entries override KVM's for the same leaf/sub-leaf.
     const base = kvmHypervisorLeaves().filter((k) => !userEntries.some((u) => u.leaf === k.leaf && u.subleaf === k.subleaf));
     this.entries = [...base, ...userEntries];
+    for (const e of this.entries) {
+      const list = this.byLeaf.get(e.leaf);
+      if (list) list.push(e);
+      else this.byLeaf.set(e.leaf, [e]);
+    }
   }
 
-  /** CPUID(leaf, subleaf): the matching entry, or zeros. */
+  /** CPUID(leaf, subleaf): the first matching entry, or zeros. */
   lookup(leaf: number, subleaf: number): CpuidRegs {
-    const e = this.entries.find((x) => x.leaf === leaf && (x.subleaf === null || x.subleaf === subleaf));
-    return e ? { eax: e.eax, ebx: e.ebx, ecx: e.ecx, edx: e.edx } : { eax: 0, ebx: 0, ecx: 0, edx: 0 };
+    const list = this.byLeaf.get(leaf);
+    if (list) {
+      for (const e of list) if (e.subleaf === null || e.subleaf === subleaf) return { eax: e.eax, ebx: e.ebx, ecx: e.ecx, edx: e.edx };
+    }
+    return { eax: 0, ebx: 0, ecx: 0, edx: 0 };
   }
 }

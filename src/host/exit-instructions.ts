@@ -17,6 +17,7 @@ import { decodeCpuid, decodeHlt, decodeIo, decodeMmio, decodeRdmsr, decodeWrmsr,
 import { msrAllowed } from './msr-emulation.ts';
 import { RESUME, setTdvmcallReturn, setTdvmcallStatus, type ExitAction, type ExitContext } from './exit-action.ts';
 import type { ExitReply } from './exit-records.ts';
+import type { CpuidRegs } from '../abi/cpuid-config.ts';
 
 /** Apply a refusal (R10, and R11 where KVM sets it) and warn, rate-limited, blaming the guest. */
 export function refuse(ctx: ExitContext, d: Extract<Decoded<unknown>, { ok: false }>, kind: string): ExitAction {
@@ -26,12 +27,21 @@ export function refuse(ctx: ExitContext, d: Extract<Decoded<unknown>, { ok: fals
   return RESUME;
 }
 
+/** Where the CPUID sub-function's outputs go (R12–R15 for EAX–EDX), looked up once. */
+const cpuidOutput = (name: keyof CpuidRegs): number => Gpr[TdvmcallSubfunction.CPUID.outputs.find((o) => o.name === name)!.reg];
+const CPUID_EAX = cpuidOutput('eax');
+const CPUID_EBX = cpuidOutput('ebx');
+const CPUID_ECX = cpuidOutput('ecx');
+const CPUID_EDX = cpuidOutput('edx');
+
 export function emulateCpuid(ctx: ExitContext): ExitAction {
   const { leaf, subleaf } = decodeCpuid(ctx.regs);
   const v = ctx.vcpu.cpuid.lookup(leaf, subleaf);
-  const out = TdvmcallSubfunction.CPUID.outputs;
-  const byName: Record<string, number> = { eax: v.eax, ebx: v.ebx, ecx: v.ecx, edx: v.edx };
-  for (const o of out) ctx.regs.gpr[Gpr[o.reg]] = BigInt(byName[o.name]! >>> 0);
+  const g = ctx.regs.gpr;
+  g[CPUID_EAX] = BigInt(v.eax >>> 0);
+  g[CPUID_EBX] = BigInt(v.ebx >>> 0);
+  g[CPUID_ECX] = BigInt(v.ecx >>> 0);
+  g[CPUID_EDX] = BigInt(v.edx >>> 0);
   return RESUME;
 }
 

@@ -57,7 +57,13 @@ type Handler = (ctx: ExitContext) => ExitAction;
  * TDVMCALL sub-functions KVM handles, by R11 (all below 2^32, so keyed by number: see
  * `subfunctionOf`), with the name their exits are counted under.
  */
-const TDVMCALL_HANDLERS: ReadonlyMap<number, { name: string; statName: string; handler: Handler }> = new Map(
+interface TdvmcallEntry {
+  readonly name: string;
+  readonly statName: string;
+  readonly handler: Handler;
+}
+
+const TDVMCALL_HANDLERS: ReadonlyMap<number, TdvmcallEntry> = new Map(
   (
     [
       [TdvmcallSubfunction.CPUID, emulateCpuid],
@@ -80,7 +86,7 @@ const CALL_TYPE_REG = Gpr[TDVMCALL_REGS.callType];
 const SUBFUNCTION_REG = Gpr[TDVMCALL_REGS.subfunction];
 
 /** The handler entry of a GHCI TDVMCALL exit's R11 (read as 32-bit halves), if KVM has one. */
-function subfunctionOf(regs: RegisterFile): { name: string; statName: string; handler: Handler } | undefined {
+function subfunctionOf(regs: RegisterFile): TdvmcallEntry | undefined {
   const words = regs.gpr32;
   return words[2 * SUBFUNCTION_REG + HI32] === 0 ? TDVMCALL_HANDLERS.get(words[2 * SUBFUNCTION_REG + LO32]!) : undefined;
 }
@@ -101,8 +107,10 @@ const TDVMCALL_EXIT = TdxStatus.TDX_SUCCESS | BigInt(VmxExitReason.TDCALL);
 export function handleExit(vcpu: TdxVcpu, status: bigint): ExitAction {
   const ctx: ExitContext = { vcpu, regs: vcpu.regs, status };
   if (status === TDVMCALL_EXIT) {
-    vcpu.countTdExit(exitName(ctx, VmxExitReason.TDCALL));
-    return handleTdvmcall(ctx);
+    // The sub-function's entry names the exit and handles it: look it up once.
+    const h = isKvmHypercall(ctx.regs) ? undefined : subfunctionOf(ctx.regs);
+    vcpu.countTdExit(h ? h.statName : exitName(ctx, VmxExitReason.TDCALL));
+    return handleTdvmcall(ctx, h);
   }
   const code = statusCode(status);
   if (code === TdxStatus.TDX_OPERAND_BUSY) {
@@ -151,25 +159,38 @@ export function handleExit(vcpu: TdxVcpu, status: bigint): ExitAction {
   }
 }
 
-function handleTdvmcall(ctx: ExitContext): ExitAction {
+/** `entry`: the GHCI sub-function's handler entry when the caller already looked it up. */
+function handleTdvmcall(ctx: ExitContext, entry?: TdvmcallEntry): ExitAction {
   const tracer = tracerOf(ctx.vcpu.lp);
   const traceIn = tracer.enabled ? ctx.regs.clone() : undefined;
-  const action = dispatchTdvmcall(ctx);
+  const action = dispatchTdvmcall(ctx, entry);
   if (traceIn) traceTdvmcallHandled(tracer, ctx.vcpu, traceIn);
   return action;
 }
 
-function dispatchTdvmcall(ctx: ExitContext): ExitAction {
+function dispatchTdvmcall(ctx: ExitContext, entry?: TdvmcallEntry): ExitAction {
   if (isKvmHypercall(ctx.regs)) return emulateKvmHypercall(ctx);
-  const h = subfunctionOf(ctx.regs);
+  const h = entry ?? subfunctionOf(ctx.regs);
   return h ? h.handler(ctx) : unsupportedSubfunction(ctx, tdvmcallCall(ctx.regs).subfunction);
 }
 
 /** A readable name for the exit statistics: `TDVMCALL<IO>`, `EPT_VIOLATION`, … */
 function exitName(ctx: ExitContext, basic: number): string {
-  if (basic !== VmxExitReason.TDCALL) return decodeExitReason(basic).name ?? `reason ${basic}`;
+  if (basic !== VmxExitReason.TDCALL) return basicExitName(basic);
   if (isKvmHypercall(ctx.regs)) return 'TDVMCALL<KVM hypercall>';
   return subfunctionOf(ctx.regs)?.statName ?? `TDVMCALL<0x${tdvmcallCall(ctx.regs).subfunction.toString(16)}>`;
+}
+
+/** Statistics names of basic exit reasons, decoded once each (EPT violations come by the million). */
+const BASIC_EXIT_NAMES = new Map<number, string>();
+
+function basicExitName(basic: number): string {
+  let name = BASIC_EXIT_NAMES.get(basic);
+  if (name === undefined) {
+    name = decodeExitReason(basic).name ?? `reason ${basic}`;
+    BASIC_EXIT_NAMES.set(basic, name);
+  }
+  return name;
 }
 
 /** KVM_EXIT_INTERNAL_ERROR / UNEXPECTED_EXIT_REASON with the raw status and the LP. */

@@ -11,7 +11,10 @@
  * The log counts leaves and keeps the last few calls, so the CLI can tell the story of a run
  * without tracing.
  */
-import type { LeafDef, OperandValues } from '../abi/leaf.ts';
+import { operandReg, type LeafDef, type OperandValues } from '../abi/leaf.ts';
+import { Gpr, type RegisterFile } from '../abi/registers.ts';
+import { LEAF_WORD } from '../abi/operands.ts';
+import { SeamcallLeaf } from '../abi/seamcall-leaves.ts';
 import { RDRAND_RETRY_LOOPS } from '../abi/kvm.ts';
 import { TdxStatus, statusCode } from '../abi/status.ts';
 import type { LogicalProcessor } from '../platform/processor.ts';
@@ -27,17 +30,23 @@ export interface SeamcallRecord {
 export class SeamcallLog {
   /** Calls per leaf mnemonic (retries included). */
   readonly counts = new Map<string, number>();
-  /** The most recent calls (bounded ring). */
-  readonly recent: SeamcallRecord[] = [];
   total = 0;
+  /** Ring of the last `keep` calls; the oldest is at `total % keep` once it has wrapped. */
+  private readonly ring: SeamcallRecord[] = [];
 
   constructor(private readonly keep = 64) {}
 
+  /** The most recent calls, oldest first (at most `keep`). */
+  get recent(): SeamcallRecord[] {
+    const start = this.total % this.keep;
+    return this.ring.length < this.keep ? [...this.ring] : [...this.ring.slice(start), ...this.ring.slice(0, start)];
+  }
+
   record(r: SeamcallRecord): void {
+    // A ring rather than push + shift: this runs on every SEAMCALL, TDH.VP.ENTER included.
+    this.ring[this.total % this.keep] = r;
     this.total++;
     this.counts.set(r.leaf, (this.counts.get(r.leaf) ?? 0) + 1);
-    this.recent.push(r);
-    if (this.recent.length > this.keep) this.recent.shift();
   }
 
   /** Calls of one leaf so far. */
@@ -58,26 +67,49 @@ export class Seamcaller {
   ): LeafCallResult<L> {
     let r = callLeaf(lp, leaf, inputs, options);
     this.log.record({ leaf: leaf.mnemonic, lp: lp.id, status: r.status });
-    for (let i = 1; i < RDRAND_RETRY_LOOPS && statusCode(r.status) === TdxStatus.TDX_RND_NO_ENTROPY; i++) {
+    for (let i = 1; i < RDRAND_RETRY_LOOPS && r.status !== TdxStatus.TDX_SUCCESS && statusCode(r.status) === TdxStatus.TDX_RND_NO_ENTROPY; i++) {
       r = callLeaf(lp, leaf, inputs, options);
       this.log.record({ leaf: leaf.mnemonic, lp: lp.id, status: r.status });
     }
     return r;
   }
 
-  /** SEAMCALL that must succeed; any other status becomes a HostError (errno per seamcall_prerr). */
+  /**
+   * TDH.VP.ENTER as KVM issues it (`tdh_vp_enter` → `__seamcall_saved_ret`, no retry loop): in
+   * the vCPU's own register file, where the last exit's registers and KVM's reply wait, with only
+   * RCX set to the TDVPR. Counted in the log like every call. Returns RAX. The leaf word and the
+   * operand's register come from the leaf table; nothing is allocated but the log record, since
+   * this runs once per TD exit.
+   */
+  vpEnter(lp: LogicalProcessor, regs: RegisterFile, tdvpr: bigint): bigint {
+    regs.gpr[Gpr.RAX] = VP_ENTER_WORD;
+    regs.gpr[VP_ENTER_VCPU] = tdvpr;
+    lp.seamcall(regs);
+    const status = regs.gpr[Gpr.RAX]!;
+    this.log.record({ leaf: SeamcallLeaf.TDH_VP_ENTER.mnemonic, lp: lp.id, status });
+    return status;
+  }
+
+  /**
+   * SEAMCALL that must succeed; any other status becomes a HostError (errno per seamcall_prerr).
+   * `context` may be a function, called only on failure: loops that issue tens of thousands of
+   * calls (MR.EXTEND over an image) need not format a message for each.
+   */
   check<L extends LeafDef>(
     lp: LogicalProcessor,
     leaf: L,
     inputs: Partial<OperandValues<L['inputs']>> = {},
-    context = '',
+    context: string | (() => string) = '',
     options: LeafCallOptions = {},
   ): LeafCallResult<L> {
     const r = this.call(lp, leaf, inputs, options);
-    if (!r.ok) throw mapSeamcallError(leaf.mnemonic, r.status, r.outputs as Record<string, bigint>, context);
+    if (!r.ok) throw mapSeamcallError(leaf.mnemonic, r.status, r.outputs as Record<string, bigint>, typeof context === 'string' ? context : context());
     return r;
   }
 }
+
+const VP_ENTER_WORD = LEAF_WORD.encode({ leaf: SeamcallLeaf.TDH_VP_ENTER.number });
+const VP_ENTER_VCPU = Gpr[operandReg(SeamcallLeaf.TDH_VP_ENTER.inputs, 'vcpu')];
 
 /** KVM's `tdx_operand_busy()`: the status (bits 63:32) is TDX_OPERAND_BUSY, whatever the operand. */
 export function isOperandBusy(status: bigint): boolean {

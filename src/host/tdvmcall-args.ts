@@ -8,6 +8,7 @@
  * returns in R10 and, where KVM sets it, the value it puts in R11. No decoder throws for any
  * register value.
  */
+import { LO32 } from '../abi/u64.ts';
 import { Gpr, type RegisterFile } from '../abi/registers.ts';
 import { FATAL_ERROR_MESSAGE_REGS, MAP_GPA_MAX_CHUNK, TdvmcallSubfunction, type TdvmcallSubfunction as Sub } from '../abi/tdvmcall.ts';
 import { TdvmcallStatus } from '../abi/tdvmcall-status.ts';
@@ -197,9 +198,14 @@ export function decodeGetTdVmCallInfo(regs: RegisterFile): Decoded<{ leaf: 0 | 1
 
 /** CPUID leaf and sub-leaf: KVM reads them into 32-bit EAX and ECX. */
 export function decodeCpuid(regs: RegisterFile): { leaf: number; subleaf: number } {
-  const s = TdvmcallSubfunction.CPUID;
-  return { leaf: Number(subArg(s, 'leaf', regs) & U32_MASK), subleaf: Number(subArg(s, 'subleaf', regs) & U32_MASK) };
+  // KVM reads both as u32: the low halves of their registers (abi/u64.ts), no bigint involved.
+  const words = regs.gpr32;
+  return { leaf: words[2 * CPUID_LEAF_REG + LO32]!, subleaf: words[2 * CPUID_SUBLEAF_REG + LO32]! };
 }
+
+const cpuidInput = (name: string): number => Gpr[TdvmcallSubfunction.CPUID.inputs.find((o) => o.name === name)!.reg];
+const CPUID_LEAF_REG = cpuidInput('leaf');
+const CPUID_SUBLEAF_REG = cpuidInput('subleaf');
 
 /** RDMSR index: KVM reads it as a u32. */
 export function decodeRdmsr(regs: RegisterFile): { index: number } {

@@ -34,6 +34,7 @@ import { KEYID_NONE } from '../platform/memory.ts';
 import type { LogicalProcessor } from '../platform/processor.ts';
 import { traceAttributeChange } from './trace-points.ts';
 import { SharedEpt } from '../platform/shared-ept.ts';
+import { PageMap } from '../platform/page-map.ts';
 import { HostError, mapSeamcallError } from './errors.ts';
 import { isOperandBusy, type Seamcaller } from './seamcall.ts';
 import type { HostMemory, Range } from './host-memory.ts';
@@ -69,8 +70,8 @@ export class GuestMemory {
   readonly sharedEpt = new SharedEpt();
   /** GFNs userspace made shared; every other GFN in a memslot is private. */
   private readonly sharedGfns = new Set<bigint>();
-  /** Private pages by GFN. */
-  readonly privatePages = new Map<bigint, bigint>();
+  /** Private pages by GFN (4 bytes a page: a 16 GiB TD has four million of them). */
+  readonly privatePages: Map<bigint, bigint> = new PageMap();
   /** Host pages backing shared GFNs, by GFN (shared bit stripped). */
   readonly sharedPages = new Map<bigint, bigint>();
   /** Secure-EPT pages the host added, by `${level}:${gpa >> (12 + 9·level)}`. */
@@ -142,7 +143,7 @@ export class GuestMemory {
     }
     if (measure) {
       for (let off = 0n; off < PAGE_SIZE; off += TDX_EXTENDMR_CHUNKSIZE) {
-        o.sc.check(lp, SeamcallLeaf.TDH_MR_EXTEND, { gpa: gpa + off, tdr: o.tdr }, `measuring GPA 0x${(gpa + off).toString(16)}`);
+        o.sc.check(lp, SeamcallLeaf.TDH_MR_EXTEND, { gpa: gpa + off, tdr: o.tdr }, () => `measuring GPA 0x${(gpa + off).toString(16)}`);
       }
     }
   }

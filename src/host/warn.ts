@@ -46,7 +46,8 @@ interface Bucket {
 
 export class WarningLimiter {
   private readonly buckets = new Map<string, Bucket>();
-  private readonly clocks = new Map<number, number>();
+  /** Per vCPU (index + 1; slot 0 is the VM itself, vCPU -1): exits handled. Ticked at every exit. */
+  private readonly clocks: number[] = [];
   private readonly ring: HostWarning[] = [];
   private readonly burst: number;
   private readonly refillEvery: number;
@@ -64,12 +65,12 @@ export class WarningLimiter {
 
   /** Advance a vCPU's clock by one handled exit. */
   tick(vcpu: number): void {
-    this.clocks.set(vcpu, (this.clocks.get(vcpu) ?? 0) + 1);
+    this.clocks[vcpu + 1] = (this.clocks[vcpu + 1] ?? 0) + 1;
   }
 
   /** Log a warning unless its bucket is empty. Returns whether it was logged. */
   warn(vcpu: number, kind: string, culprit: Culprit, message: string): boolean {
-    const now = this.clocks.get(vcpu) ?? 0;
+    const now = this.clocks[vcpu + 1] ?? 0;
     const key = `${vcpu}:${kind}`;
     let b = this.buckets.get(key);
     if (!b) {

@@ -33,8 +33,22 @@ export function verifyPageInfo(operand: bigint, minLevel: number, maxLevel: numb
  * is tested first). With GPAW 48 this rejects bits 63:48; with GPAW 52, bits 63:52.
  */
 export function isValidPrivateGpa(gpa: bigint, gpaw: number, maxPa: number): boolean {
-  if ((gpa & sharedBit(gpaw)) !== 0n) return false;
-  const width = Math.min(maxPa, gpaw);
-  const mask = (((1n << 64n) - 1n) >> BigInt(width)) << BigInt(width);
-  return (gpa & mask & ~sharedBit(gpaw)) === 0n;
+  const m = validityMasks(gpaw, maxPa);
+  if ((gpa & m.shared) !== 0n) return false;
+  return (gpa & m.above) === 0n;
+}
+
+/** The shared bit and the other bits a private GPA must not have, per (GPAW, MAX_PA), built once. */
+const VALIDITY_MASKS = new Map<number, { readonly shared: bigint; readonly above: bigint }>();
+
+function validityMasks(gpaw: number, maxPa: number): { readonly shared: bigint; readonly above: bigint } {
+  const key = gpaw * 256 + maxPa;
+  let m = VALIDITY_MASKS.get(key);
+  if (!m) {
+    const width = Math.min(maxPa, gpaw);
+    const shared = sharedBit(gpaw);
+    m = { shared, above: ((((1n << 64n) - 1n) >> BigInt(width)) << BigInt(width)) & ~shared };
+    VALIDITY_MASKS.set(key, m);
+  }
+  return m;
 }

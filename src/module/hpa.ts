@@ -24,22 +24,21 @@ import type { PamtEntry } from './pamt.ts';
 
 /** The KeyID an HPA carries in bits [keyIdShift, maxPa). */
 export function keyIdOf(platform: Platform, pa: bigint): number {
-  return Number((pa >> BigInt(platform.keyIdShift)) & ((1n << BigInt(platform.keyIdBits)) - 1n));
+  return Number((pa & platform.keyIdPaMask) >> BigInt(platform.keyIdShift));
 }
 
 /** The HPA with its KeyID bits cleared. */
 export function withoutKeyId(platform: Platform, pa: bigint): bigint {
-  const mask = ((1n << BigInt(platform.keyIdBits)) - 1n) << BigInt(platform.keyIdShift);
-  return pa & ~mask;
+  return pa & ~platform.keyIdPaMask;
 }
 
 function belowMaxPa(platform: Platform, pa: bigint): boolean {
-  return pa >> BigInt(platform.maxPa) === 0n;
+  return pa >= 0n && pa < platform.paLimit;
 }
 
 /** `hpa_check_with_pwr_2_alignment`: aligned, KeyID bits 0, below 2^MAX_PA. */
 export function isPrivateHpa(platform: Platform, pa: bigint, alignment: bigint): boolean {
-  return pa % alignment === 0n && keyIdOf(platform, pa) === 0 && belowMaxPa(platform, pa);
+  return pa % alignment === 0n && (pa & platform.keyIdPaMask) === 0n && belowMaxPa(platform, pa);
 }
 
 /** `shared_hpa_check_with_pwr_2_alignment`: aligned, below 2^MAX_PA, KeyID not private. */
@@ -92,11 +91,11 @@ export function lockExplicitPage(
   if (!isPrivateHpa(module.platform, pa, PAGE_SIZE)) return fail(withOperand(TdxStatus.TDX_OPERAND_INVALID, operand));
   const entry = module.pamt.lookup(pa);
   if (!entry) return fail(withOperand(TdxStatus.TDX_OPERAND_ADDR_RANGE_ERROR, operand));
-  if (scope.acquire(LockKey.pamt(entry.base >> 12n), mode) !== 'ok') {
+  if (scope.acquire(LockKey.pamtOfPa(entry.base), mode) !== 'ok') {
     return fail(withOperand(TdxStatus.TDX_OPERAND_BUSY, operand));
   }
   if (entry.level !== PamtPageSize.PT_4KB || entry.type !== expected) {
-    scope.release(LockKey.pamt(entry.base >> 12n), mode);
+    scope.release(LockKey.pamtOfPa(entry.base), mode);
     return fail(withOperand(TdxStatus.TDX_PAGE_METADATA_INCORRECT, operand));
   }
   return { ok: true, entry };

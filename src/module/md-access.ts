@@ -54,8 +54,7 @@ export function inContext(id: bigint, context: MetadataContext): bigint {
 
 /** `md_check_as_single_element_id`: TDX_SUCCESS or TDX_METADATA_FIELD_ID_INCORRECT. */
 export function checkSingleElementId(id: bigint): bigint {
-  const f = FIELD_ID.decode(id);
-  if (FIELD_ID.hasReservedBits(id) || f.last_element_in_field !== 0n || f.last_field_in_sequence !== 0n) {
+  if (FIELD_ID.hasReservedBits(id) || FIELD_ID.get(id, 'last_element_in_field') !== 0n || FIELD_ID.get(id, 'last_field_in_sequence') !== 0n) {
     return TdxStatus.TDX_METADATA_FIELD_ID_INCORRECT;
   }
   return TdxStatus.TDX_SUCCESS;

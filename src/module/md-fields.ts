@@ -343,6 +343,8 @@ export interface MdEntry {
   readonly elementsPerField: number;
   /** Elements in the entry (all fields). */
   readonly elements: number;
+  /** Field codes the entry spans (`metadataCodeSpan` of its definition, computed once). */
+  readonly codeSpan: number;
   /** Element index a field code names (the code is known to be in the entry's span). */
   elementOf(code: number): ElementLookup;
   /** Field code of element `elem`. */
@@ -362,6 +364,7 @@ function linearEntry(def: MetadataFieldDef, behaviour: Behaviour<MetadataContext
     stride,
     elementsPerField: def.elementsPerField,
     elements: def.fields * def.elementsPerField,
+    codeSpan: metadataCodeSpan(def),
     // With a stride of 2 (VMCS) an odd offset is a HIGH access to a 64-bit field, which the
     // module refuses (`vmcs_field_code.access_type == HIGH`).
     elementOf: (code) => ((code - baseCode) % stride === 0 ? (code - baseCode) / stride : 'incorrect'),
@@ -403,6 +406,7 @@ function cpuidEntry(def: MetadataFieldDef, behaviour: Behaviour<MetadataContext>
     stride: 1,
     elementsPerField: def.elementsPerField,
     elements: CPUID_LOOKUP.length * def.elementsPerField,
+    codeSpan: metadataCodeSpan(def),
     elementOf: (code) => {
       const leaf = (((code >> c.LEAF31_SHIFT) & 1) << 31) | ((code >> c.LEAF_SHIFT) & c.SEVEN_BITS);
       const na = ((code >> c.NA_SHIFT) & 1) === 1;
@@ -449,18 +453,21 @@ export const MD_REGISTRY: Readonly<Record<MetadataContext, readonly MdEntry[]>> 
  * the entry's span. Element size, inc_size, non-arch and context bits of the id are not compared.
  */
 export function findEntry(context: MetadataContext, id: bigint): number | undefined {
-  const f = FIELD_ID.decode(id);
-  const code = Number(f.field_code);
+  const classCode = FIELD_ID.get(id, 'class_code');
+  const code = Number(FIELD_ID.get(id, 'field_code'));
   const i = MD_REGISTRY[context].findIndex(
-    (e) => e.classCode === f.class_code && code >= e.baseCode && code < e.baseCode + metadataCodeSpan(e.def),
+    (e) => e.classCode === classCode && code >= e.baseCode && code < e.baseCode + e.codeSpan,
   );
   return i < 0 ? undefined : i;
 }
 
 /** All-ones mask of an element of `bytes` bytes. */
 function elementMask(bytes: number): bigint {
-  return bytes >= 8 ? U64_MASK : (1n << BigInt(8 * bytes)) - 1n;
+  return bytes >= 8 ? U64_MASK : (ELEMENT_MASKS[bytes] ?? (1n << BigInt(8 * bytes)) - 1n);
 }
+
+/** All-ones masks of elements of 0..7 bytes, built once (every metadata access asks). */
+const ELEMENT_MASKS: readonly bigint[] = [0, 1, 2, 3, 4, 5, 6, 7].map((b) => (1n << BigInt(8 * b)) - 1n);
 
 /**
  * The mask a caller gets for an entry (`md_get_rd_wr_mask`): read or write, production or debug

@@ -8,7 +8,6 @@
  * to RAX. Registers the handler does not write keep the caller's values.
  */
 import { Gpr, type RegisterFile } from '../abi/registers.ts';
-import { LEAF_WORD } from '../abi/operands.ts';
 import { SeamcallLeaf } from '../abi/seamcall-leaves.ts';
 import { TdcallLeaf } from '../abi/tdcall-leaves.ts';
 import { SysState, type SysStateValue } from '../abi/lifecycle.ts';
@@ -24,6 +23,7 @@ import { Kot } from './kot.ts';
 import type { Td } from './td.ts';
 import type { Vcpu } from './vcpu.ts';
 import { SEAMCALL_HANDLERS, TDCALL_HANDLERS } from './dispatch.ts';
+import { decodeLeafWord } from './leaf-word.ts';
 
 /** Leaves allowed before SYS_READY (facts tdx-module.md §1, "SEAMCALL gating by module state"). */
 const ALLOWED_BEFORE_READY: ReadonlySet<number> = new Set([
@@ -67,11 +67,29 @@ export interface ModuleIdentity {
   readonly features0: bigint;
 }
 
-const leafByNumber = <T extends LeafDef>(table: Record<string, T>): Map<number, T> =>
-  new Map(Object.values(table).map((l) => [l.number, l]));
+/** A leaf the module dispatches: its table entry and its handler. */
+export interface DispatchEntry<H> {
+  readonly leaf: LeafDef;
+  readonly handler: H;
+}
 
-const SEAMCALL_LEAVES = leafByNumber(SeamcallLeaf);
-const TDCALL_LEAVES = leafByNumber(TdcallLeaf);
+/**
+ * Leaf table and handler table joined into one array indexed by leaf number, built once: the
+ * dispatchers run on every SEAMCALL and TDCALL and look a leaf up with one array read.
+ */
+function dispatchTable<H>(leaves: Record<string, LeafDef>, handlers: Readonly<Record<number, H>>): readonly (DispatchEntry<H> | undefined)[] {
+  const table: (DispatchEntry<H> | undefined)[] = [];
+  for (const leaf of Object.values(leaves)) {
+    const handler = handlers[leaf.number];
+    if (handler) table[leaf.number] = Object.freeze({ leaf, handler });
+  }
+  return Object.freeze(table);
+}
+
+const SEAMCALL_DISPATCH = dispatchTable<SeamcallHandler>(SeamcallLeaf, SEAMCALL_HANDLERS);
+const TDCALL_DISPATCH = dispatchTable<TdcallHandler>(TdcallLeaf, TDCALL_HANDLERS);
+
+const INVALID_RAX = withOperand(TdxStatus.TDX_OPERAND_INVALID, OperandId.RAX);
 
 export class TdxModule implements SeamModule {
   loaded = true;
@@ -112,29 +130,24 @@ export class TdxModule implements SeamModule {
   }
 
   private dispatch(lp: LogicalProcessor, regs: RegisterFile): bigint {
-    const rax = regs.gpr[Gpr.RAX]!;
-    const invalidRax = withOperand(TdxStatus.TDX_OPERAND_INVALID, OperandId.RAX);
-    if (LEAF_WORD.hasReservedBits(rax)) return invalidRax;
-    const number = Number(LEAF_WORD.get(rax, 'leaf'));
-    const version = Number(LEAF_WORD.get(rax, 'version'));
-    const leaf = SEAMCALL_LEAVES.get(number);
-    const handler: SeamcallHandler | undefined = SEAMCALL_HANDLERS[number];
-    if (!leaf || !handler) return invalidRax;
-    if (version > leaf.maxVersion) return invalidRax;
+    const word = decodeLeafWord(regs);
+    if (!word) return INVALID_RAX;
+    const { number, version } = word;
+    const entry = SEAMCALL_DISPATCH[number];
+    if (!entry) return INVALID_RAX;
+    if (version > entry.leaf.maxVersion) return INVALID_RAX;
     if (this.sysState === SysState.SYS_SHUTDOWN && number !== SeamcallLeaf.TDH_SYS_LP_SHUTDOWN.number) {
       return TdxStatus.TDX_SYS_SHUTDOWN;
     }
     if (this.sysState !== SysState.SYS_READY && !ALLOWED_BEFORE_READY.has(number)) {
       return TdxStatus.TDX_SYS_NOT_READY;
     }
-    return handler({ module: this, lp, regs, version });
+    return entry.handler({ module: this, lp, regs, version });
   }
 
   /** TDCALL leaf metadata and handler by number (used by the vCPU runner). */
-  tdcallLeaf(number: number): { leaf: LeafDef; handler: TdcallHandler } | undefined {
-    const leaf = TDCALL_LEAVES.get(number);
-    const handler = TDCALL_HANDLERS[number];
-    return leaf && handler ? { leaf, handler } : undefined;
+  tdcallLeaf(number: number): DispatchEntry<TdcallHandler> | undefined {
+    return TDCALL_DISPATCH[number];
   }
 
   /** The TD whose TDR is at `tdr`, if that page is a live TDR. */

@@ -25,6 +25,8 @@ import { clearSeptOutputs, openTd, writeSeptOutputs } from './sept-leaf.ts';
 
 const L = SeamcallLeaf;
 const CHUNK = BigInt(MR_EXTEND_CHUNK_BYTES);
+/** Where TDH.MR.EXTEND reads its chunk: measureExtend copies it into MRTD before the next call. */
+const CHUNK_BUFFER = new Uint8Array(MR_EXTEND_CHUNK_BYTES);
 
 /**
  * TDH.MR.EXTEND. The GPA must be 256-byte aligned and a valid private GPA (OPERAND_INVALID | RCX).
@@ -50,7 +52,7 @@ const mrExtend: SeamcallHandler = (ctx) =>
     }
     if (!SEPT_LEAF_ALLOWED_STATES.TDH_MR_EXTEND!.includes(walk.stateName)) return TdxStatus.TDX_EPT_ENTRY_NOT_PRESENT;
     const hpa = walk.hpa + (gpa & (levelSize(walk.level) - 1n));
-    measureExtend(td, gpa, module.platform.memory.read(hpa, MR_EXTEND_CHUNK_BYTES, td.hkid));
+    measureExtend(td, gpa, module.platform.memory.readInto(hpa, CHUNK_BUFFER, td.hkid));
     if (module.platform.tracer.enabled) traceMrtd(module.platform.tracer, td, 'MR.EXTEND', gpa);
     return TdxStatus.TDX_SUCCESS;
   });

@@ -163,7 +163,10 @@ export class Pamt {
   }
 
   setBepoch(pa: bigint, level: number, epoch: bigint): void {
-    this.bepochs.set(key(pa, level), epoch);
+    // An absent BEPOCH reads as 0: store only the others (PAGE.ADD/AUG reset it to 0 for every
+    // page, and a large TD has millions).
+    if (epoch === 0n) this.bepochs.delete(key(pa, level));
+    else this.bepochs.set(key(pa, level), epoch);
     this.changes++;
   }
 
@@ -246,5 +249,5 @@ const PAGES_PER_ENTRY: readonly number[] = [1, Number(SIZE_2M / PAGE_SIZE), Numb
 
 /** BEPOCH map key of the `level` entry at `pa`: PFN × 4 + level (exact: a PFN is below 2^40). */
 function key(pa: bigint, level: number): number {
-  return Number(pa >> 12n) * 4 + level;
+  return Math.floor(u64ToNumber(pa) / PAGE_BYTES) * 4 + level;
 }

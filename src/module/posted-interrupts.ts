@@ -18,19 +18,28 @@ import {
   PI_DESC_PIR_OFFSET,
 } from '../abi/posted-interrupt.ts';
 import { NULL_PA } from '../abi/vmx.ts';
+import { u64ToNumber } from '../abi/u64.ts';
 import { KEYID_NONE, type PhysicalMemory } from '../platform/memory.ts';
 import type { Vcpu } from './vcpu.ts';
 
 const PIR_BYTES = PI_DESC_CONTROL_OFFSET - PI_DESC_PIR_OFFSET;
+/** Where ON (a single bit of the little-endian control word) sits: its byte and bit in it. */
+const ON_POSITION = PI_CONTROL_ON.toString(2).length - 1;
+const ON_BYTE = Math.floor(ON_POSITION / 8);
+const ON_BIT = 1 << ON_POSITION % 8;
 
 /** Move posted vectors into the vCPU's pending interrupts; returns how many were new. */
 export function processPostedInterrupts(memory: PhysicalMemory, vcpu: Vcpu): number {
   if (!vcpu.postedInterrupts || vcpu.postedIntrDescAddr === NULL_PA) return 0;
   const desc = vcpu.postedIntrDescAddr;
-  if (!memory.contains(desc, PI_DESC_CONTROL_OFFSET + 8)) return 0;
-  const controlPa = desc + BigInt(PI_DESC_CONTROL_OFFSET);
-  const control = memory.readU64(controlPa, KEYID_NONE);
+  // Polled at every entry: address the control word as a number (abi/u64.ts) until ON is seen.
+  const descAddr = desc < memory.size ? u64ToNumber(desc) : -1;
+  if (descAddr < 0 || descAddr + PI_DESC_CONTROL_OFFSET + 8 > memory.sizeNumber) return 0;
+  // ON alone first, as a byte: at almost every entry nothing was posted.
+  if ((memory.readU8At(descAddr + PI_DESC_CONTROL_OFFSET + ON_BYTE, KEYID_NONE) & ON_BIT) === 0) return 0;
+  const control = memory.readU64At(descAddr + PI_DESC_CONTROL_OFFSET, KEYID_NONE);
   if ((control & PI_CONTROL_ON) === 0n) return 0;
+  const controlPa = desc + BigInt(PI_DESC_CONTROL_OFFSET);
   const pirPa = desc + BigInt(PI_DESC_PIR_OFFSET);
   const pir = memory.read(pirPa, PIR_BYTES, KEYID_NONE);
   let added = 0;

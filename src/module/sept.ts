@@ -20,6 +20,8 @@
  * a leaf (PS = 1). Source: TDX module 1.5 `sept_manager.c/h`; facts tdx-module.md §2.1, §4.7.
  */
 import { SEPT_ENTRY_INFO } from '../abi/operands.ts';
+import { HI32, LO32, halvesOf, u64ToNumber } from '../abi/u64.ts';
+import { PAGE_SHIFT, PAGE_SIZE } from '../abi/pamt.ts';
 import { SepteBit, SEPT_ENTRIES_PER_PAGE, SEPTE_MEMTYPE_WB, SEPTE_PA_MASK, SEPTE_FREE_REPORTED, levelSize } from '../abi/sept.ts';
 import type { SeptStateName, SeptStateValue } from '../abi/sept.ts';
 import {
@@ -94,8 +96,14 @@ export interface SeptEntryInfo {
 
 /** Index of the entry for `gpa` in a SEPT page at `level`: GPA bits [12+9L+8 : 12+9L]. */
 export function septIndex(gpa: bigint, level: number): number {
+  // As a number when exact (every valid GPA is below 2^52): no bigint shift on each walk step.
+  if (gpa >= 0n && gpa < TWO_POW_53 && level < LEVEL_SHIFT_DIVISORS.length) return Math.floor(u64ToNumber(gpa) / LEVEL_SHIFT_DIVISORS[level]!) % SEPT_ENTRIES_PER_PAGE;
   return Number((gpa >> BigInt(12 + 9 * level)) & BigInt(SEPT_ENTRIES_PER_PAGE - 1));
 }
+
+const TWO_POW_53 = 1n << 53n;
+/** 2^(12 + 9L): the GPA bit where level L's index starts, as a divisor. */
+const LEVEL_SHIFT_DIVISORS: readonly number[] = [0, 1, 2, 3, 4].map((l) => 2 ** (12 + 9 * l));
 
 function stateNameOf(raw: bigint): SeptStateName {
   const name = septStateOf(raw);
@@ -115,7 +123,12 @@ export function septFlags(raw: bigint): SeptStateFlags {
  * its permissions and PS.
  */
 export function architecturalSepte(raw: bigint): bigint {
-  if (stateNameOf(raw) === 'FREE') return SEPTE_FREE_REPORTED;
+  return architecturalOf(raw, stateNameOf(raw));
+}
+
+/** `architecturalSepte` for an entry whose state is already decoded. */
+function architecturalOf(raw: bigint, stateName: SeptStateName): bigint {
+  if (stateName === 'FREE') return SEPTE_FREE_REPORTED;
   return raw & ((raw & PS) !== 0n ? SEPTE_ARCH_LEAF_MASK : SEPTE_ARCH_NON_LEAF_MASK);
 }
 
@@ -130,8 +143,28 @@ function withState(raw: bigint, state: SeptStateName): bigint {
   return v | SVE;
 }
 
+/**
+ * SEPT pages are kept by page frame number (a number: exact below 2^53), not by their bigint
+ * address: the walk looks a child page up at every level of every Secure-EPT leaf and access.
+ */
+const pageKey = (pa: bigint): number => Math.floor(u64ToNumber(pa) / PAGE_BYTES);
+const PAGE_BYTES = Number(PAGE_SIZE);
+
+/** PA bits 51:12 of an entry as a page frame number, read from the entry's halves (u64.ts). */
+function childKey(raw: bigint): number {
+  const w = halvesOf(raw);
+  return (w[HI32]! & PA_HI_BITS) * PFN_LO_WEIGHT + (w[LO32]! >>> PAGE_SHIFT_BITS);
+}
+const PAGE_SHIFT_BITS = Number(PAGE_SHIFT);
+/** SEPTE_PA_MASK is bits 51:12: 20 bits in each half. */
+const PA_HI_BITS = Number(SEPTE_PA_MASK >> 32n);
+const PFN_LO_WEIGHT = 2 ** (32 - PAGE_SHIFT_BITS);
+if (SEPTE_PA_MASK !== ((BigInt(PA_HI_BITS) << 32n) | (((2n ** 32n - 1n) >> BigInt(PAGE_SHIFT_BITS)) << BigInt(PAGE_SHIFT_BITS)))) {
+  throw new Error('SEPTE_PA_MASK must be PA bits 51:12 for childKey');
+}
+
 export class SecureEpt {
-  private readonly tables = new Map<bigint, SeptPage>();
+  private readonly tables = new Map<number, SeptPage>();
 
   constructor(
     /** PA of the root SEPT page (the TDCS SEPT-root page). */
@@ -139,7 +172,7 @@ export class SecureEpt {
     /** EPT page-walk length: 4 (GPAW 48) or 5 (GPAW 52). */
     readonly levels: 4 | 5,
   ) {
-    this.tables.set(rootPa, { pa: rootPa, level: levels - 1, entries: new BigUint64Array(SEPT_ENTRIES_PER_PAGE).fill(SEPTE_INIT_VALUE) });
+    this.tables.set(pageKey(rootPa), { pa: rootPa, level: levels - 1, entries: new BigUint64Array(SEPT_ENTRIES_PER_PAGE).fill(SEPTE_INIT_VALUE) });
   }
 
   /** Level of the root page's entries (EPTP.PWL - 1): the highest level a leaf may name. */
@@ -156,13 +189,13 @@ export class SecureEpt {
     if (!Number.isInteger(level) || level < 0 || level > this.maxLevel) {
       throw new RangeError(`SEPT walk level ${level} outside 0..${this.maxLevel}`);
     }
-    let table = this.tables.get(this.rootPa)!;
+    let table = this.tables.get(pageKey(this.rootPa))!;
     for (let cur = this.maxLevel; ; cur--) {
       const index = septIndex(gpa, cur);
       const raw = table.entries[index]!;
       const stop = cur === level || (raw & R_W_X) === 0n || (raw & PS) !== 0n;
       if (stop) return this.describe(table, index, cur, cur === level);
-      const child = this.tables.get(raw & SEPTE_PA_MASK);
+      const child = this.tables.get(childKey(raw));
       // A present non-leaf entry always points at a page this tree holds.
       if (!child) throw new Error(`SEPT entry at level ${cur} points at an unknown page`);
       table = child;
@@ -175,7 +208,7 @@ export class SecureEpt {
     return {
       level,
       reached,
-      entry: architecturalSepte(raw),
+      entry: architecturalOf(raw, stateName),
       state: SEPT_STATE_FLAGS[stateName].public,
       isLeaf: (raw & PS) !== 0n,
       present: (raw & R_W_X) !== 0n,
@@ -215,7 +248,7 @@ export class SecureEpt {
   // ---- mutations (each called by a leaf after all its checks passed) ----
 
   private write(walk: SeptWalk, raw: bigint): void {
-    this.tables.get(walk.tablePa)!.entries[walk.index] = raw;
+    this.tables.get(pageKey(walk.tablePa))!.entries[walk.index] = raw;
   }
 
   /**
@@ -224,20 +257,20 @@ export class SecureEpt {
    */
   addTable(walk: SeptWalk, childPa: bigint): void {
     if (walk.level < 1) throw new RangeError('a SEPT page can only be added at level 1 or above');
-    this.tables.set(childPa, { pa: childPa, level: walk.level - 1, entries: new BigUint64Array(SEPT_ENTRIES_PER_PAGE).fill(SEPTE_INIT_VALUE) });
+    this.tables.set(pageKey(childPa), { pa: childPa, level: walk.level - 1, entries: new BigUint64Array(SEPT_ENTRIES_PER_PAGE).fill(SEPTE_INIT_VALUE) });
     this.write(walk, SEPTE_PERMISSIONS_MASK | withState(childPa & SEPTE_PA_MASK, 'NL_MAPPED'));
   }
 
   /** True if every entry of the child SEPT page the walk's entry points at is FREE. */
   childTableIsFree(walk: SeptWalk): boolean {
-    const child = this.tables.get(walk.hpa);
+    const child = this.tables.get(pageKey(walk.hpa));
     if (!child) return false;
     return child.entries.every((e) => stateNameOf(e) === 'FREE');
   }
 
   /** TDH.MEM.SEPT.REMOVE: the entry becomes FREE and its child page leaves the tree. */
   removeTable(walk: SeptWalk): void {
-    this.tables.delete(walk.hpa);
+    this.tables.delete(pageKey(walk.hpa));
     this.write(walk, SEPTE_INIT_VALUE);
   }
 
@@ -320,7 +353,7 @@ export class SecureEpt {
 
   /** Every non-FREE entry, depth first from the root, with the first GPA it covers. */
   *entries(): Generator<SeptEntryInfo> {
-    yield* this.entriesOf(this.tables.get(this.rootPa)!, 0n);
+    yield* this.entriesOf(this.tables.get(pageKey(this.rootPa))!, 0n);
   }
 
   private *entriesOf(table: SeptPage, base: bigint): Generator<SeptEntryInfo> {
@@ -333,7 +366,7 @@ export class SecureEpt {
       const hpa = stateName === 'REMOVED' ? 0n : raw & SEPTE_PA_MASK;
       yield { gpa, level: table.level, raw, stateName, state: SEPT_STATE_FLAGS[stateName].public, isLeaf, hpa };
       if (!isLeaf && stateName !== 'REMOVED') {
-        const child = this.tables.get(hpa);
+        const child = this.tables.get(pageKey(hpa));
         if (child) yield* this.entriesOf(child, gpa);
       }
     }

@@ -26,6 +26,8 @@
  * The vCPU leaves its TLB epoch, and the locks TDH.VP.ENTER held are released by its caller.
  */
 import { Gpr, GPR_COUNT, XMM_COUNT, type RegisterFile } from '../abi/registers.ts';
+import { HI32, LO32 } from '../abi/u64.ts';
+import { putHalfField } from '../abi/bitfield.ts';
 import { TDVMCALL_EXIT_RCX, EPT_VIOLATION_EXIT_QUAL } from '../abi/operands.ts';
 import { LastTdExit, VcpuState } from '../abi/lifecycle.ts';
 import { STATUS_DETAILS_MASK, STATUS_LAYOUT, TdxStatus, statusCode } from '../abi/status.ts';
@@ -39,6 +41,19 @@ import { exitEpoch } from './tlb.ts';
 
 /** The L1 VM index: the only VM tdxsim runs (TD partitioning is not modelled). */
 const VM_L1 = 0n;
+
+/**
+ * TDVMCALL exit RCX fields, looked up once: this image is built at every TDG.VP.VMCALL, as two
+ * 32-bit halves (abi/u64.ts) from the masks the vCPU keeps as numbers.
+ */
+const EXIT_GPR_SELECT = TDVMCALL_EXIT_RCX.half('gpr_select');
+const EXIT_XMM_SELECT = TDVMCALL_EXIT_RCX.half('xmm_select');
+const EXIT_VM = TDVMCALL_EXIT_RCX.half('vm');
+/** The exit status of a TDG.VP.VMCALL exit: TDX_SUCCESS with exit reason TDCALL. */
+const TDVMCALL_EXIT_STATUS = TdxStatus.TDX_SUCCESS | BigInt(VmxExitReason.TDCALL);
+const NO_RBP_MOD = 1n << BigInt(ConfigFlagsBit.NO_RBP_MOD);
+/** The registers an asynchronous exit zeroes (R10–R15, RBX, RBP, RSI, RDI). */
+const ASYNC_ZEROED: readonly number[] = [Gpr.R10, Gpr.R11, Gpr.R12, Gpr.R13, Gpr.R14, Gpr.R15, Gpr.RBX, Gpr.RBP, Gpr.RSI, Gpr.RDI];
 
 /** Where a TD exit happens: the host's registers and LP, and the vCPU leaving. */
 export interface TdExitSite {
@@ -62,20 +77,27 @@ export function completeTdExit(site: TdExitSite, exit: TdExitRequest): bigint {
 /** TDG.VP.VMCALL exit (`tdg_vp_vmcall`, `copy_gprs_data_from_td_to_vmm`). */
 function tdvmcallExit(site: TdExitSite): bigint {
   const { regs, vcpu, td } = site;
-  const gprSelect = vcpu.tdvmcallGprSelect;
-  const xmmSelect = vcpu.tdvmcallXmmSelect;
   const guest = vcpu.cpu.regs;
   const keepRbp = hasNoRbpMod(td);
-  regs.gpr[Gpr.RCX] = TDVMCALL_EXIT_RCX.encode({ gpr_select: gprSelect, xmm_select: xmmSelect, vm: VM_L1 });
+  const gprSelect = vcpu.tdvmcallGprMask;
+  const xmmSelect = vcpu.tdvmcallXmmMask;
+  // RCX: the control word's masks (checked against their 16-bit fields by TDG.VP.VMCALL) and the
+  // VM index, written as halves; every field of TDVMCALL_EXIT_RCX is inside one half.
+  const words = regs.gpr32;
+  words[2 * Gpr.RCX + LO32] = 0;
+  words[2 * Gpr.RCX + HI32] = 0;
+  putHalfField(words, Gpr.RCX, EXIT_GPR_SELECT, gprSelect);
+  putHalfField(words, Gpr.RCX, EXIT_XMM_SELECT, xmmSelect);
+  putHalfField(words, Gpr.RCX, EXIT_VM, Number(VM_L1));
   for (let i: number = Gpr.RDX; i < GPR_COUNT; i++) {
     if (i === Gpr.RSP) continue; // RSP can never be selected and the host's is restored by the CPU
-    if (selected(gprSelect, i)) regs.gpr[i] = guest.gpr[i]!;
+    if ((gprSelect >>> i) & 1) regs.gpr[i] = guest.gpr[i]!;
     else if (!(i === Gpr.RBP && keepRbp)) regs.gpr[i] = 0n;
   }
   resetHostExtendedState(site, xmmSelect);
   vcpu.state = VcpuState.VCPU_READY;
   vcpu.lastTdExit = LastTdExit.TDVMCALL;
-  return BigInt(VmxExitReason.TDCALL);
+  return TDVMCALL_EXIT_STATUS;
 }
 
 /** Asynchronous TD exit (`async_tdexit_internal`). */
@@ -101,8 +123,8 @@ function asyncExit(site: TdExitSite, exit: Extract<TdExitRequest, { kind: 'async
   g[Gpr.RDX] = exit.extExitQualification;
   g[Gpr.R8] = exit.gpa;
   g[Gpr.R9] = exit.interruptionInfo;
-  for (const r of [Gpr.R10, Gpr.R11, Gpr.R12, Gpr.R13, Gpr.R14, Gpr.R15, Gpr.RBX, Gpr.RBP, Gpr.RSI, Gpr.RDI]) g[r] = 0n;
-  resetHostExtendedState(site, 0n);
+  for (const r of ASYNC_ZEROED) g[r] = 0n;
+  resetHostExtendedState(site, 0);
   return status | (BigInt(exit.exitReason) & STATUS_DETAILS_MASK);
 }
 
@@ -111,24 +133,25 @@ function asyncExit(site: TdExitSite, exit: Extract<TdExitRequest, { kind: 'async
  * the guest's XMM i if bit i of `xmmSelect` is set, else 0; every other XSAVE component the TD's
  * XFAM covers (x87, upper YMM, AVX-512, AMX, …) returns to INIT on the host LP.
  */
-function resetHostExtendedState(site: TdExitSite, xmmSelect: bigint): void {
+function resetHostExtendedState(site: TdExitSite, select: number): void {
   const { regs, lp, vcpu, td } = site;
-  for (let i = 0; i < XMM_COUNT; i++) {
-    const expose = selected(xmmSelect, i);
-    regs.xmm[2 * i] = expose ? vcpu.cpu.regs.xmm[2 * i]! : 0n;
-    regs.xmm[2 * i + 1] = expose ? vcpu.cpu.regs.xmm[2 * i + 1]! : 0n;
+  if (select === 0) {
+    regs.xmm.fill(0n);
+  } else {
+    for (let i = 0; i < XMM_COUNT; i++) {
+      const expose = ((select >>> i) & 1) === 1;
+      regs.xmm[2 * i] = expose ? vcpu.cpu.regs.xmm[2 * i]! : 0n;
+      regs.xmm[2 * i + 1] = expose ? vcpu.cpu.regs.xmm[2 * i + 1]! : 0n;
+    }
   }
+  if (lp.xstate.size === 0) return; // every component already in its INIT state
   const scrub = td.xfam | (1n << BigInt(XfamBit.SSE));
   for (const component of [...lp.xstate.keys()]) {
     if ((scrub >> BigInt(component)) & 1n) lp.xstate.delete(component);
   }
 }
 
-function selected(mask: bigint, i: number): boolean {
-  return ((mask >> BigInt(i)) & 1n) === 1n;
-}
-
 /** CONFIG_FLAGS.NO_RBP_MOD: TDG.VP.VMCALL leaves RBP alone unless the guest exposes it. */
 export function hasNoRbpMod(td: Td): boolean {
-  return ((td.configFlags >> BigInt(ConfigFlagsBit.NO_RBP_MOD)) & 1n) === 1n;
+  return (td.configFlags & NO_RBP_MOD) !== 0n;
 }

@@ -42,7 +42,7 @@ export function lockTdr(scope: LockScope, module: TdxModule, tdr: bigint, mode: 
  * reclaimed or of a vCPU): only its PAMT lock is taken; busy → OPERAND_BUSY | operand.
  */
 export function lockImplicitTdr(scope: LockScope, module: TdxModule, tdr: bigint, mode: LockMode, operand: number): TdLookup {
-  if (scope.acquire(LockKey.pamt(tdr >> 12n), mode) !== 'ok') {
+  if (scope.acquire(LockKey.pamtOfPa(tdr), mode) !== 'ok') {
     return { ok: false, status: withOperand(TdxStatus.TDX_OPERAND_BUSY, operand) };
   }
   const td = module.td(tdr);

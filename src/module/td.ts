@@ -7,10 +7,10 @@
  * tracked in the PAMT with their real types and owner. Source: TDX module 1.5
  * `td_control_structures.h`; facts tdx-module.md §4.3–4.4, §5.2.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { OpState, TdLifecycle, type OpStateValue, type TdLifecycleValue } from '../abi/lifecycle.ts';
 import { HP_LOCK_TIMEOUT_DEFAULT_US } from '../abi/td-config.ts';
 import type { SecureEpt } from './sept.ts';
+import { MrtdHash } from './measurement.ts';
 import { SIMULATED_CPUID, type SimulatedCpuidLeaf } from '../abi/cpuid.ts';
 import type { Vcpu } from './vcpu.ts';
 
@@ -76,7 +76,7 @@ export class Td {
   /** TDCS.CPUID_VALUES: the TD's virtual CPUID, one entry per SIMULATED_CPUID leaf (td-cpuid.ts). */
   cpuidValues: readonly SimulatedCpuidLeaf[] = SIMULATED_CPUID;
   /** MRTD while it is being built (SHA-384 in progress); undefined once finalised. */
-  mrtdHash: Hash | undefined;
+  mrtdHash: MrtdHash | undefined;
   /** MRTD after TDH.MR.FINALIZE (all zero before). */
   mrtd = new Uint8Array(MEASUREMENT_BYTES);
   readonly rtmr: Uint8Array[] = Array.from({ length: NUM_RTMRS }, () => new Uint8Array(MEASUREMENT_BYTES));
@@ -102,11 +102,15 @@ export class Td {
     uuid: Uint8Array,
   ) {
     this.uuid = uuid;
+    this.tdrPfn = tdr >> 12n;
   }
+
+  /** TDR page frame number (used in lock keys). */
+  readonly tdrPfn: bigint;
 
   /** Start the MRTD hash (TDH.MNG.INIT). */
   startMeasurement(): void {
-    this.mrtdHash = createHash('sha384');
+    this.mrtdHash = new MrtdHash();
     this.mrtd = new Uint8Array(MEASUREMENT_BYTES);
   }
 
@@ -115,8 +119,5 @@ export class Td {
     return 1n << BigInt(this.gpaw - 1);
   }
 
-  /** TDR page frame number (used in lock keys). */
-  get tdrPfn(): bigint {
-    return this.tdr >> 12n;
-  }
+
 }

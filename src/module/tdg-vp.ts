@@ -6,7 +6,9 @@
  * Sources: TDX module 1.5 `tdg_vp_vmcall.c`, `tdg_vp_info.c`, `tdg_vp_veinfo_get.c`,
  * `tdg_vp_cpuidve_set.c`; facts tdx-module.md §2.2, §6.2–6.3; linux-tdx.md §2.1–2.2.
  */
-import { readOperands, writeOperands } from '../abi/leaf.ts';
+import { operandReg, readOperands, writeOperands } from '../abi/leaf.ts';
+import { Gpr } from '../abi/registers.ts';
+import { hasReservedHalves, readHalfField } from '../abi/bitfield.ts';
 import { TdcallLeaf } from '../abi/tdcall-leaves.ts';
 import { CPUIDVE_FLAGS, TDVMCALL_CONTROL, VEINFO_R10, VP_INFO_R10, VP_INFO_R8, VP_INFO_RCX } from '../abi/operands.ts';
 import { OperandId, TdxStatus, withOperand } from '../abi/status.ts';
@@ -15,6 +17,16 @@ import type { TdcallContext, TdcallHandlerTable, TdcallOutcome } from './context
 import { hasNoRbpMod } from './td-exit.ts';
 
 const status = (s: bigint): TdcallOutcome => ({ kind: 'status', status: s });
+
+/** The control word's register and fields, looked up once: TDG.VP.VMCALL is the hottest TDCALL. */
+const CONTROL_REG = Gpr[operandReg(TdcallLeaf.TDG_VP_VMCALL.inputs, 'control')];
+const GPR_SELECT = TDVMCALL_CONTROL.half('gpr_select');
+const XMM_SELECT = TDVMCALL_CONTROL.half('xmm_select');
+const RESERVED = TDVMCALL_CONTROL.reservedHalves;
+/** The forbidden gpr_select bits (16-bit masks) as numbers. */
+const FORBIDDEN_GPRS = Number(TDVMCALL_FORBIDDEN_GPR_MASK);
+const RBP_GPR = Number(TDVMCALL_RBP_GPR_BIT);
+const TDVMCALL_EXIT: TdcallOutcome = Object.freeze({ kind: 'exit', exit: Object.freeze({ kind: 'tdvmcall' }) });
 const SUCCESS = status(TdxStatus.TDX_SUCCESS);
 const INVALID_RCX = status(withOperand(TdxStatus.TDX_OPERAND_INVALID, OperandId.RCX));
 
@@ -27,13 +39,13 @@ const INVALID_RCX = status(withOperand(TdxStatus.TDX_OPERAND_INVALID, OperandId.
  */
 function tdgVpVmcall(ctx: TdcallContext): TdcallOutcome {
   const { vcpu, regs } = ctx;
-  const { control } = readOperands(TdcallLeaf.TDG_VP_VMCALL.inputs, regs);
-  const forbidden = TDVMCALL_FORBIDDEN_GPR_MASK | (hasNoRbpMod(vcpu.td) ? TDVMCALL_RBP_GPR_BIT : 0n);
-  const gprSelect = TDVMCALL_CONTROL.get(control, 'gpr_select');
-  if (TDVMCALL_CONTROL.hasReservedBits(control) || (gprSelect & forbidden) !== 0n) return INVALID_RCX;
-  vcpu.tdvmcallGprSelect = gprSelect;
-  vcpu.tdvmcallXmmSelect = TDVMCALL_CONTROL.get(control, 'xmm_select');
-  return { kind: 'exit', exit: { kind: 'tdvmcall' } };
+  const words = regs.gpr32;
+  const forbidden = FORBIDDEN_GPRS | (hasNoRbpMod(vcpu.td) ? RBP_GPR : 0);
+  const gprSelect = readHalfField(words, CONTROL_REG, GPR_SELECT);
+  if (hasReservedHalves(words, CONTROL_REG, RESERVED) || (gprSelect & forbidden) !== 0) return INVALID_RCX;
+  vcpu.tdvmcallGprMask = gprSelect;
+  vcpu.tdvmcallXmmMask = readHalfField(words, CONTROL_REG, XMM_SELECT);
+  return TDVMCALL_EXIT;
 }
 
 /**

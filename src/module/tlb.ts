@@ -51,17 +51,13 @@ export type EpochEntry =
  * holding it means `{ status: 'busy' }`, which the caller reports as OPERAND_BUSY | TD_EPOCH.
  */
 export function enterEpoch(td: Td, vcpu: Vcpu, locks?: LockTable): EpochEntry {
-  const key = LockKey.tdEpoch(td.tdrPfn);
-  if (locks && locks.acquire(key, 'shared') !== 'ok') return { status: 'busy' };
-  try {
-    const epoch = td.tdEpoch;
-    td.epochRefcount[epochParity(epoch)]++;
-    const flushTlb = vcpu.epoch !== epoch;
-    vcpu.epoch = epoch;
-    return { status: 'ok', flushTlb };
-  } finally {
-    if (locks) locks.release(key, 'shared');
-  }
+  // The lock is held only around this update, which nothing can interleave with: probe it.
+  if (locks && locks.probe(LockKey.tdEpoch(td.tdrPfn), 'shared') !== 'ok') return { status: 'busy' };
+  const epoch = td.tdEpoch;
+  td.epochRefcount[epochParity(epoch)]++;
+  const flushTlb = vcpu.epoch !== epoch;
+  vcpu.epoch = epoch;
+  return { status: 'ok', flushTlb };
 }
 
 /**

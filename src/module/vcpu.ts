@@ -59,9 +59,12 @@ export class Vcpu {
    * vCPU then triple-faults, and this keeps the error for whoever debugs the guest.
    */
   guestError: unknown;
-  /** The GPR/XMM select masks of the TDVMCALL the vCPU exited with. */
-  tdvmcallGprSelect = 0n;
-  tdvmcallXmmSelect = 0n;
+  /**
+   * The GPR/XMM select masks (16-bit fields of the control word) of the TDVMCALL the vCPU exited
+   * with, kept as numbers: the exit image and the resume both test them bit by bit.
+   */
+  tdvmcallGprMask = 0;
+  tdvmcallXmmMask = 0;
   veInfo: VeInfo = emptyVeInfo();
   /** TDG.VP.CPUIDVE.SET flags: #VE on every CPUID at CPL 0 / CPL > 0. */
   cpuidVeSupervisor = false;
@@ -89,6 +92,20 @@ export class Vcpu {
     readonly tdvpr: bigint,
     readonly td: Td,
   ) {}
+
+  /** The select masks as bigints (the control word's fields). */
+  get tdvmcallGprSelect(): bigint {
+    return BigInt(this.tdvmcallGprMask);
+  }
+  set tdvmcallGprSelect(v: bigint) {
+    this.tdvmcallGprMask = Number(v);
+  }
+  get tdvmcallXmmSelect(): bigint {
+    return BigInt(this.tdvmcallXmmMask);
+  }
+  set tdvmcallXmmSelect(v: bigint) {
+    this.tdvmcallXmmMask = Number(v);
+  }
 
   get tdvprPfn(): bigint {
     return this.tdvpr >> 12n;

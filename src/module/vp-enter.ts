@@ -35,6 +35,8 @@
  */
 import { Gpr, GPR_COUNT, XMM_COUNT, type RegisterFile } from '../abi/registers.ts';
 import { operandReg } from '../abi/leaf.ts';
+import { hasReservedHalves, readHalfField } from '../abi/bitfield.ts';
+import { PAGE_SHIFT } from '../abi/pamt.ts';
 import { SeamcallLeaf } from '../abi/seamcall-leaves.ts';
 import { VP_ENTER_RCX } from '../abi/operands.ts';
 import { LastTdExit, VcpuState } from '../abi/lifecycle.ts';
@@ -57,15 +59,18 @@ const BUSY_TD_EPOCH = withOperand(TdxStatus.TDX_OPERAND_BUSY, OperandId.TD_EPOCH
 /** Where the leaf table puts the vCPU operand, and its fields (looked up once: VP.ENTER is hot). */
 const VCPU_REG = Gpr[operandReg(SeamcallLeaf.TDH_VP_ENTER.inputs, 'vcpu')];
 const TDVPR_PAGE = VP_ENTER_RCX.field('tdvpr_page');
-const HINT = VP_ENTER_RCX.field('host_recoverability_hint');
-const RESUME_L1 = VP_ENTER_RCX.field('resume_l1');
+if (TDVPR_PAGE.shift !== PAGE_SHIFT) throw new Error('vcpu_and_flags_t.tdvpr_page must start at the page shift');
+const HINT = VP_ENTER_RCX.half('host_recoverability_hint');
+const RESUME_L1 = VP_ENTER_RCX.half('resume_l1');
+const RESERVED = VP_ENTER_RCX.reservedHalves;
 
 function tdhVpEnter(ctx: SeamcallContext): bigint {
   const { module, lp, regs } = ctx;
-  const rcx = regs.gpr[VCPU_REG]!;
-  if (VP_ENTER_RCX.hasReservedBits(rcx)) return INVALID_RCX;
-  const tdvpr = ((rcx & TDVPR_PAGE.mask) >> TDVPR_PAGE.shift) << 12n;
-  const hint = (rcx & HINT.mask) >> HINT.shift;
+  const words = regs.gpr32;
+  if (hasReservedHalves(words, VCPU_REG, RESERVED)) return INVALID_RCX;
+  // tdvpr_page holds PA bits 51:12 in place, so masking RCX gives the TDVPR's address.
+  const tdvpr = regs.gpr[VCPU_REG]! & TDVPR_PAGE.mask;
+  const hint = readHalfField(words, VCPU_REG, HINT);
 
   const scope = new LockScope(module.locks);
   try {
@@ -79,9 +84,9 @@ function tdhVpEnter(ctx: SeamcallContext): bigint {
     const assoc = associateVcpu(vcpu, td, lp, false);
     if (assoc !== TdxStatus.TDX_SUCCESS) return assoc;
     // The hint only makes sense for a TDCALL that a trap-like exit interrupted.
-    if (hint === 1n && vcpu.lastTdExit !== LastTdExit.ASYNC_TRAP) return INVALID_RCX;
+    if (hint === 1 && vcpu.lastTdExit !== LastTdExit.ASYNC_TRAP) return INVALID_RCX;
     // RESUME_L1 resumes L1 after an L2 exit; without TD partitioning the vCPU is always in L1.
-    if ((rcx & RESUME_L1.mask) !== 0n) return INVALID_RCX;
+    if (readHalfField(words, VCPU_REG, RESUME_L1) === 1) return INVALID_RCX;
     if (enterEpoch(td, vcpu, module.locks).status !== 'ok') return BUSY_TD_EPOCH;
 
     // All checks passed. OP_STATE is only protected during the checks.
@@ -103,7 +108,7 @@ function tdhVpEnter(ctx: SeamcallContext): bigint {
 }
 
 /** Load the guest's registers for this entry from the host's, as LAST_TD_EXIT dictates. */
-function applyResumeRules(vcpu: Vcpu, regs: RegisterFile, hint: bigint): void {
+function applyResumeRules(vcpu: Vcpu, regs: RegisterFile, hint: number): void {
   const guest = vcpu.cpu.regs;
   if (vcpu.lastTdExit === LastTdExit.TDVMCALL) {
     // The select masks are 16-bit fields: test them as numbers, not bit by bit in bigint.
@@ -120,7 +125,7 @@ function applyResumeRules(vcpu: Vcpu, regs: RegisterFile, hint: bigint): void {
     }
     guest.gpr[Gpr.RAX] = TdxStatus.TDX_SUCCESS;
   } else if (vcpu.lastTdExit === LastTdExit.ASYNC_TRAP) {
-    guest.gpr[Gpr.RAX] = STATUS_LAYOUT.set(guest.gpr[Gpr.RAX]!, 'host_recoverability_hint', hint);
+    guest.gpr[Gpr.RAX] = STATUS_LAYOUT.set(guest.gpr[Gpr.RAX]!, 'host_recoverability_hint', BigInt(hint));
   }
 }
 

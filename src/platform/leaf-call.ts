@@ -25,6 +25,12 @@ export interface LeafCallOptions {
    * It is copied; the caller's object is not modified. Default: all registers 0.
    */
   readonly regs?: RegisterFile;
+  /**
+   * Execute in this register file instead: it is both the starting registers and where the
+   * results land, with no copy — for a caller that owns a register file across calls, as KVM
+   * owns a vCPU's `vp_enter_args`. Takes precedence over `regs`.
+   */
+  readonly into?: RegisterFile;
 }
 
 export interface LeafCallResult<L extends LeafDef> {
@@ -45,8 +51,8 @@ export function callLeaf<L extends LeafDef>(
   inputs: Partial<OperandValues<L['inputs']>> = {},
   options: LeafCallOptions = {},
 ): LeafCallResult<L> {
-  const regs = options.regs ? options.regs.clone() : new RegisterFile();
-  regs.gpr[Gpr.RAX] = LEAF_WORD.encode({ leaf: leaf.number, version: options.version ?? 0 });
+  const regs = options.into ?? (options.regs ? options.regs.clone() : new RegisterFile());
+  regs.gpr[Gpr.RAX] = leafWord(leaf, options.version ?? 0);
   writeOperands(leaf.inputs, regs, inputs);
   lp.seamcall(regs);
   const status = regs.gpr[Gpr.RAX]!;
@@ -56,6 +62,15 @@ export function callLeaf<L extends LeafDef>(
     outputs: readOperands(leaf.outputs as L['outputs'], regs),
     regs,
   };
+}
+
+/** Leaf words by leaf and version, encoded once (LEAF_WORD) rather than at every call. */
+const leafWords = new WeakMap<LeafDef, bigint[]>();
+
+function leafWord(leaf: LeafDef, version: number): bigint {
+  let words = leafWords.get(leaf);
+  if (!words) leafWords.set(leaf, (words = []));
+  return (words[version] ??= LEAF_WORD.encode({ leaf: leaf.number, version }));
 }
 
 type SeamcallTable = typeof SeamcallLeaf;

@@ -14,6 +14,8 @@
  * written under its old key unreadable through it, as a key change does.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { u64ToNumber } from '../abi/u64.ts';
+import { SparseArray } from './sparse-array.ts';
 
 export const PAGE_BYTES = 4096;
 export const LINE_BYTES = 64;
@@ -41,16 +43,28 @@ export class MemoryError extends Error {
 }
 
 export class PhysicalMemory {
+  /** Pages that hold data or mix keys between lines. */
   private readonly pages = new Map<number, Page>();
+  /**
+   * Every other page is all zero under one key generation, recorded here (0 = never written, no
+   * key): 2 bytes a page instead of a Page object, for the millions of pages a TD accepts and never
+   * writes. A generation too large for 16 bits is kept as a Page instead.
+   */
+  private readonly zeroKeys = SparseArray.u16();
   /** Current key generation of each programmed KeyID. */
   private readonly current = new Map<number, KeyGen>();
   /** AES-XTS key of each generation (index 0 unused: no encryption). */
   private readonly genKeys: Buffer[] = [Buffer.alloc(0)];
 
+  /** `size` as a number (exact: memory is far below 2^53 bytes), for the hot paths. */
+  readonly sizeNumber: number;
+
   constructor(
     /** Highest physical address + 1 that exists (bytes). */
     readonly size: bigint,
-  ) {}
+  ) {
+    this.sizeNumber = Number(size);
+  }
 
   /** Program (or reprogram) the AES-XTS key of a KeyID, as PCONFIG does. */
   programKey(keyId: number, key: Buffer = randomBytes(32)): void {
@@ -78,7 +92,8 @@ export class PhysicalMemory {
   }
 
   contains(pa: bigint, length: number): boolean {
-    return pa >= 0n && length >= 0 && pa + BigInt(length) <= this.size;
+    // Once pa is known to be inside memory it is exact as a number: add without a bigint.
+    return pa >= 0n && length >= 0 && pa <= this.size && u64ToNumber(pa) + length <= this.sizeNumber;
   }
 
   /** Number of pages that hold data (for tests and the memory benchmark). */
@@ -89,16 +104,27 @@ export class PhysicalMemory {
   }
 
   read(pa: bigint, length: number, keyId: number): Uint8Array {
+    return this.readInto(pa, new Uint8Array(length), keyId);
+  }
+
+  /**
+   * `read` into a buffer the caller owns (`out.length` bytes): for hot paths that read the same
+   * size again and again (TDH.MR.EXTEND's 256-byte chunks), where allocating a fresh typed array
+   * per read costs more than the read. Returns `out`.
+   */
+  readInto(pa: bigint, out: Uint8Array, keyId: number): Uint8Array {
+    const length = out.length;
     this.check(pa, length);
+    out.fill(0);
     const gen = this.gen(keyId);
-    const out = new Uint8Array(length);
+    // Addresses as numbers from here (exact: memory is below 2^53 bytes), not bigints per page.
+    const start = u64ToNumber(pa);
     let done = 0;
     while (done < length) {
-      const addr = pa + BigInt(done);
-      const pfn = Number(addr >> 12n);
-      const off = Number(addr & 4095n);
+      const addr = start + done;
+      const off = addr % PAGE_BYTES;
       const n = Math.min(length - done, PAGE_BYTES - off);
-      this.readInPage(pfn, off, out.subarray(done, done + n), gen);
+      this.readInPage((addr - off) / PAGE_BYTES, off, n === length ? out : out.subarray(done, done + n), gen);
       done += n;
     }
     return out;
@@ -107,13 +133,13 @@ export class PhysicalMemory {
   write(pa: bigint, data: Uint8Array, keyId: number): void {
     this.check(pa, data.length);
     const gen = this.gen(keyId);
+    const start = u64ToNumber(pa);
     let done = 0;
     while (done < data.length) {
-      const addr = pa + BigInt(done);
-      const pfn = Number(addr >> 12n);
-      const off = Number(addr & 4095n);
+      const addr = start + done;
+      const off = addr % PAGE_BYTES;
       const n = Math.min(data.length - done, PAGE_BYTES - off);
-      this.writeInPage(pfn, off, data.subarray(done, done + n), gen);
+      this.writeInPage((addr - off) / PAGE_BYTES, off, n === data.length ? data : data.subarray(done, done + n), gen);
       done += n;
     }
   }
@@ -125,16 +151,53 @@ export class PhysicalMemory {
   zeroPages(pa: bigint, count: number, keyId: number): void {
     if (pa & 4095n) throw new MemoryError(`zeroPages: ${pa} is not page-aligned`);
     this.check(pa, count * PAGE_BYTES);
-    const first = Number(pa >> 12n);
+    const first = u64ToNumber(pa) / PAGE_BYTES;
     const gen = this.gen(keyId);
+    const compact = gen <= this.zeroKeys.max;
     for (let i = 0; i < count; i++) {
-      if (gen === GEN_NONE) this.pages.delete(first + i);
-      else this.pages.set(first + i, { data: null, lineKey: null, key: gen });
+      this.pages.delete(first + i);
+      this.zeroKeys.set(first + i, compact ? gen : GEN_NONE);
+      if (!compact) this.pages.set(first + i, { data: null, lineKey: null, key: gen });
     }
   }
 
   readU64(pa: bigint, keyId: number): bigint {
-    const b = this.read(pa, 8, keyId);
+    if (pa >= 0n && pa < this.size) return this.readU64At(u64ToNumber(pa), keyId);
+    const b = this.read(pa, 8, keyId); // outside memory: throws as every access does
+    return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
+  }
+
+  /**
+   * One byte at an address given as a number (0 ≤ addr < size), as a number: for polling a flag
+   * bit at every TD entry without building a bigint.
+   */
+  readU8At(addr: number, keyId: number): number {
+    const off = addr % PAGE_BYTES;
+    const pfn = (addr - off) / PAGE_BYTES;
+    const page = this.pages.get(pfn);
+    const gen = this.gen(keyId);
+    if (page === undefined ? gen === this.zeroKeys.get(pfn) : !page.lineKey && page.key === gen) return page?.data?.[off] ?? 0;
+    return this.read(BigInt(addr), 1, keyId)[0]!;
+  }
+
+  /** `readU64` at an address given as a number (0 ≤ addr < size), for per-entry polling. */
+  readU64At(addr: number, keyId: number): bigint {
+    const off = addr % PAGE_BYTES;
+    if (off <= PAGE_BYTES - 8 && addr + 8 <= this.sizeNumber) {
+      // Fast path (descriptors polled at every TD entry): a page read with the key it was written
+      // with, or never written and read without a key, needs no decryption and no copy.
+      const pfn = (addr - off) / PAGE_BYTES;
+      const page = this.pages.get(pfn);
+      const gen = this.gen(keyId);
+      if (page === undefined ? gen === this.zeroKeys.get(pfn) : !page.lineKey && page.key === gen) {
+        const d = page?.data;
+        if (!d) return 0n;
+        const lo = (d[off]! | (d[off + 1]! << 8) | (d[off + 2]! << 16) | (d[off + 3]! << 24)) >>> 0;
+        const hi = (d[off + 4]! | (d[off + 5]! << 8) | (d[off + 6]! << 16) | (d[off + 7]! << 24)) >>> 0;
+        return (BigInt(hi) << 32n) | BigInt(lo);
+      }
+    }
+    const b = this.read(BigInt(addr), 8, keyId);
     return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
   }
 
@@ -157,8 +220,10 @@ export class PhysicalMemory {
   private readInPage(pfn: number, off: number, out: Uint8Array, gen: KeyGen): void {
     const page = this.pages.get(pfn);
     if (!page) {
-      // Never written: zero plaintext under "no key". A reader with a real key sees it decrypted.
-      if (gen !== GEN_NONE) this.crossKeyRead(pfn, off, out, GEN_NONE, null, gen);
+      // All zero plaintext under the page's zero key (none if never written). A reader with
+      // another key sees it decrypted with the wrong key.
+      const key = this.zeroKeys.get(pfn);
+      if (gen !== key) this.crossKeyRead(pfn, off, out, key, null, gen);
       return;
     }
     if (!page.lineKey && page.key === gen) {
@@ -218,7 +283,8 @@ export class PhysicalMemory {
   private writeInPage(pfn: number, off: number, src: Uint8Array, gen: KeyGen): void {
     let page = this.pages.get(pfn);
     if (!page) {
-      page = { data: null, lineKey: null, key: GEN_NONE };
+      page = { data: null, lineKey: null, key: this.zeroKeys.get(pfn) };
+      this.zeroKeys.set(pfn, GEN_NONE);
       this.pages.set(pfn, page);
     }
     const firstLine = Math.floor(off / LINE_BYTES);

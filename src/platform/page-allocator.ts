@@ -16,11 +16,15 @@ export class PageAllocatorError extends Error {
   override readonly name = 'PageAllocatorError';
 }
 
+/**
+ * What `used` records per page (one byte a page, nothing else per allocation: a host hands out
+ * millions of 4K pages to a large TD).
+ */
+const Use = Object.freeze({ FREE: 0, PAGE_4K: 1, BLOCK_2M_BASE: 2, BLOCK_2M_REST: 3 });
+
 export class PageAllocator {
-  /** 1 = page in use. */
+  /** Per page: a Use value. */
   private readonly used: Uint8Array;
-  /** Allocated blocks: base PA → number of 4K pages. */
-  private readonly blocks = new Map<bigint, number>();
   private inUse = 0;
   /** Lowest index that may be free (first-fit cursor for 4K allocations). */
   private hint = 0;
@@ -55,8 +59,9 @@ export class PageAllocator {
   /** Allocate one 4K page. Throws if the range is exhausted. */
   alloc4k(): bigint {
     for (let i = this.hint; i < this.used.length; i++) {
-      if (!this.used[i]) {
-        this.take(i, 1);
+      if (this.used[i] === Use.FREE) {
+        this.used[i] = Use.PAGE_4K;
+        this.inUse++;
         this.hint = i + 1;
         return this.pa(i);
       }
@@ -73,8 +78,10 @@ export class PageAllocator {
   alloc2m(): bigint {
     const align = Number(((1n << 21n) - (this.base % (1n << 21n))) % (1n << 21n) / PAGE);
     for (let i = align; i + PAGES_PER_2M <= this.used.length; i += PAGES_PER_2M) {
-      if (this.used.subarray(i, i + PAGES_PER_2M).every((u) => u === 0)) {
-        this.take(i, PAGES_PER_2M);
+      if (this.used.subarray(i, i + PAGES_PER_2M).every((u) => u === Use.FREE)) {
+        this.used.fill(Use.BLOCK_2M_REST, i, i + PAGES_PER_2M);
+        this.used[i] = Use.BLOCK_2M_BASE;
+        this.inUse += PAGES_PER_2M;
         return this.pa(i);
       }
     }
@@ -83,11 +90,12 @@ export class PageAllocator {
 
   /** Return a block (4K page or 2M block) by its base address. */
   free(pa: bigint): void {
-    const pages = this.blocks.get(pa);
-    if (pages === undefined) throw new PageAllocatorError(`free of ${pa.toString(16)}: not allocated`);
-    const i = this.index(pa);
-    this.used.fill(0, i, i + pages);
-    this.blocks.delete(pa);
+    const inRange = pa >= this.base && pa < this.base + this.size && pa % PAGE === 0n;
+    const i = inRange ? this.index(pa) : -1;
+    const use = inRange ? this.used[i] : Use.FREE;
+    if (use !== Use.PAGE_4K && use !== Use.BLOCK_2M_BASE) throw new PageAllocatorError(`free of ${pa.toString(16)}: not allocated`);
+    const pages = use === Use.PAGE_4K ? 1 : PAGES_PER_2M;
+    this.used.fill(Use.FREE, i, i + pages);
     this.inUse -= pages;
     if (i < this.hint) this.hint = i;
   }
@@ -95,13 +103,7 @@ export class PageAllocator {
   /** True if `pa` lies inside an allocated block. */
   isAllocated(pa: bigint): boolean {
     if (pa < this.base || pa >= this.base + this.size) return false;
-    return this.used[this.index(pa - (pa % PAGE))] === 1;
-  }
-
-  private take(i: number, pages: number): void {
-    this.used.fill(1, i, i + pages);
-    this.blocks.set(this.pa(i), pages);
-    this.inUse += pages;
+    return this.used[this.index(pa - (pa % PAGE))] !== Use.FREE;
   }
 
   private pa(i: number): bigint {
