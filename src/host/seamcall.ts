@@ -28,30 +28,56 @@ export interface SeamcallRecord {
 }
 
 export class SeamcallLog {
-  /** Calls per leaf mnemonic (retries included). */
-  readonly counts = new Map<string, number>();
   total = 0;
-  /** Ring of the last `keep` calls; the oldest is at `total % keep` once it has wrapped. */
-  private readonly ring: SeamcallRecord[] = [];
+  /**
+   * Calls per leaf number, and the leaves in the order of their first call: an array slot per
+   * leaf rather than a Map keyed by mnemonic, since this runs on every SEAMCALL.
+   */
+  private readonly perLeaf: number[] = [];
+  private readonly seen: LeafDef[] = [];
+  /**
+   * Ring of the last `keep` calls as parallel arrays (no object per call); the oldest is at
+   * `total % keep` once it has wrapped.
+   */
+  private readonly leaves: LeafDef[] = [];
+  private readonly lps: number[] = [];
+  private readonly statuses: bigint[] = [];
 
   constructor(private readonly keep = 64) {}
 
-  /** The most recent calls, oldest first (at most `keep`). */
-  get recent(): SeamcallRecord[] {
-    const start = this.total % this.keep;
-    return this.ring.length < this.keep ? [...this.ring] : [...this.ring.slice(start), ...this.ring.slice(0, start)];
+  /** Calls per leaf mnemonic (retries included), in the order each leaf was first called. */
+  get counts(): Map<string, number> {
+    return new Map(this.seen.map((leaf) => [leaf.mnemonic, this.perLeaf[leaf.number]!]));
   }
 
-  record(r: SeamcallRecord): void {
-    // A ring rather than push + shift: this runs on every SEAMCALL, TDH.VP.ENTER included.
-    this.ring[this.total % this.keep] = r;
+  /** The most recent calls, oldest first (at most `keep`). */
+  get recent(): SeamcallRecord[] {
+    const n = Math.min(this.total, this.keep);
+    const first = this.total - n;
+    return Array.from({ length: n }, (_, k) => {
+      const i = (first + k) % this.keep;
+      return { leaf: this.leaves[i]!.mnemonic, lp: this.lps[i]!, status: this.statuses[i]! };
+    });
+  }
+
+  record(leaf: LeafDef, lp: number, status: bigint): void {
+    const i = this.total % this.keep;
+    this.leaves[i] = leaf;
+    this.lps[i] = lp;
+    this.statuses[i] = status;
     this.total++;
-    this.counts.set(r.leaf, (this.counts.get(r.leaf) ?? 0) + 1);
+    const n = this.perLeaf[leaf.number];
+    if (n === undefined) {
+      this.perLeaf[leaf.number] = 1;
+      this.seen.push(leaf);
+    } else {
+      this.perLeaf[leaf.number] = n + 1;
+    }
   }
 
   /** Calls of one leaf so far. */
   count(leaf: LeafDef): number {
-    return this.counts.get(leaf.mnemonic) ?? 0;
+    return this.perLeaf[leaf.number] ?? 0;
   }
 }
 
@@ -66,10 +92,10 @@ export class Seamcaller {
     options: LeafCallOptions = {},
   ): LeafCallResult<L> {
     let r = callLeaf(lp, leaf, inputs, options);
-    this.log.record({ leaf: leaf.mnemonic, lp: lp.id, status: r.status });
+    this.log.record(leaf, lp.id, r.status);
     for (let i = 1; i < RDRAND_RETRY_LOOPS && r.status !== TdxStatus.TDX_SUCCESS && statusCode(r.status) === TdxStatus.TDX_RND_NO_ENTROPY; i++) {
       r = callLeaf(lp, leaf, inputs, options);
-      this.log.record({ leaf: leaf.mnemonic, lp: lp.id, status: r.status });
+      this.log.record(leaf, lp.id, r.status);
     }
     return r;
   }
@@ -78,15 +104,15 @@ export class Seamcaller {
    * TDH.VP.ENTER as KVM issues it (`tdh_vp_enter` → `__seamcall_saved_ret`, no retry loop): in
    * the vCPU's own register file, where the last exit's registers and KVM's reply wait, with only
    * RCX set to the TDVPR. Counted in the log like every call. Returns RAX. The leaf word and the
-   * operand's register come from the leaf table; nothing is allocated but the log record, since
-   * this runs once per TD exit.
+   * operand's register come from the leaf table; nothing is allocated, since this runs once per
+   * TD exit.
    */
   vpEnter(lp: LogicalProcessor, regs: RegisterFile, tdvpr: bigint): bigint {
     regs.gpr[Gpr.RAX] = VP_ENTER_WORD;
     regs.gpr[VP_ENTER_VCPU] = tdvpr;
     lp.seamcall(regs);
     const status = regs.gpr[Gpr.RAX]!;
-    this.log.record({ leaf: SeamcallLeaf.TDH_VP_ENTER.mnemonic, lp: lp.id, status });
+    this.log.record(SeamcallLeaf.TDH_VP_ENTER, lp.id, status);
     return status;
   }
 

@@ -24,6 +24,7 @@ import type { Td } from './td.ts';
 import type { Vcpu } from './vcpu.ts';
 import { SEAMCALL_HANDLERS, TDCALL_HANDLERS } from './dispatch.ts';
 import { decodeLeafWord } from './leaf-word.ts';
+import { PaMap } from './pa-map.ts';
 
 /** Leaves allowed before SYS_READY (facts tdx-module.md §1, "SEAMCALL gating by module state"). */
 const ALLOWED_BEFORE_READY: ReadonlySet<number> = new Set([
@@ -106,9 +107,9 @@ export class TdxModule implements SeamModule {
   /** Packages whose global key is programmed (TDH.SYS.KEY.CONFIG). */
   readonly keyConfiguredPackages = new Set<number>();
   /** TDs by TDR physical address. */
-  readonly tds = new Map<bigint, Td>();
+  readonly tds = new PaMap<Td>();
   /** vCPUs by TDVPR physical address. */
-  readonly vcpus = new Map<bigint, Vcpu>();
+  readonly vcpus = new PaMap<Vcpu>();
   /**
    * Guest instructions one TDH.VP.ENTER may run before the simulator preempts the vCPU with an
    * external-interrupt TD exit, standing in for the host's timer tick (vcpu-runner.ts).

@@ -8,8 +8,8 @@ import { Seamcaller, isOperandBusy } from '../../src/host/seamcall.ts';
 import { HostError } from '../../src/host/errors.ts';
 
 /** A platform whose "module" answers from a script of statuses. */
-function scripted(statuses: bigint[]): { platform: Platform; calls: () => number } {
-  const platform = new Platform({ packages: 1, lpsPerPackage: 1, memorySize: 1n << 30n });
+function scripted(statuses: bigint[], lps = 1): { platform: Platform; calls: () => number } {
+  const platform = new Platform({ packages: 1, lpsPerPackage: lps, memorySize: 1n << 30n });
   let n = 0;
   platform.loadModule({
     loaded: true,
@@ -44,10 +44,17 @@ describe('Seamcaller (Linux seamcall/sc_retry)', () => {
     assert.equal(isOperandBusy(TdxStatus.TDX_OPERAND_INVALID), false);
   });
   it('keeps a bounded list of recent calls', () => {
-    const { platform } = scripted([TdxStatus.TDX_SUCCESS]);
+    const { platform } = scripted([TdxStatus.TDX_SUCCESS], 2);
     const sc = new Seamcaller();
+    sc.call(platform.lps[1]!, SeamcallLeaf.TDH_SYS_INIT);
+    assert.deepEqual(sc.log.recent, [{ leaf: 'TDH.SYS.INIT', lp: 1, status: TdxStatus.TDX_SUCCESS }]);
     for (let i = 0; i < 100; i++) sc.call(platform.lps[0]!, SeamcallLeaf.TDH_SYS_LP_INIT);
-    assert.equal(sc.log.recent.length, 64);
-    assert.equal(sc.log.total, 100);
+    sc.call(platform.lps[1]!, SeamcallLeaf.TDH_SYS_INIT);
+    const recent = sc.log.recent;
+    assert.equal(recent.length, 64);
+    assert.equal(sc.log.total, 102);
+    // Oldest first: 63 LP.INITs, then the last SYS.INIT.
+    assert.deepEqual(recent.at(-1), { leaf: 'TDH.SYS.INIT', lp: 1, status: TdxStatus.TDX_SUCCESS });
+    assert.ok(recent.slice(0, 63).every((r) => r.leaf === 'TDH.SYS.LP.INIT' && r.lp === 0));
   });
 });
