@@ -53,24 +53,40 @@ export function defineLeaf<const I extends readonly RegOperand[], const O extend
 }
 
 /**
- * An operand list prepared for the accessors below, once per list: the names, their GPR indices,
- * and a template object with every name (so results are cloned with their final shape instead of
- * growing one property at a time — every SEAMCALL and TDCALL reads and writes operands).
+ * An operand list compiled, once per list, into two accessors specialised to it: `read` returns
+ * `{ name: gpr[reg], … }` as one object literal and `write` stores each given name into its
+ * register. Every SEAMCALL and TDCALL reads and writes its operands; a generic loop over the
+ * names makes each access a keyed lookup on an object of unknown shape (megamorphic in V8),
+ * while the specialised functions load and store fixed properties. The generated code is exactly
+ * what the comment in `compilePlan` shows, built from names the leaf tables define (checked to be
+ * identifiers) and register indices.
  */
 interface OperandPlan {
-  readonly names: readonly string[];
-  readonly regs: readonly number[];
-  readonly template: Readonly<Record<string, bigint>>;
+  readonly read: (gpr: BigUint64Array) => Record<string, bigint>;
+  readonly write: (gpr: BigUint64Array, values: Readonly<Record<string, bigint | undefined>>) => void;
 }
 
 const PLANS = new WeakMap<readonly RegOperand[], OperandPlan>();
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+function compilePlan(operands: readonly RegOperand[]): OperandPlan {
+  for (const op of operands) {
+    if (!IDENTIFIER.test(op.name)) throw new Error(`operand name ${JSON.stringify(op.name)} is not an identifier`);
+  }
+  // read:  (g) => ({ tdr: g[1], fieldId: g[2] })
+  // write: (g, v) => { let x; if ((x = v.tdr) !== undefined) g[1] = x; … }
+  const read = `return { ${operands.map((op) => `${op.name}: g[${Gpr[op.reg]}]`).join(', ')} };`;
+  const write = `let x;\n${operands.map((op) => `if ((x = v.${op.name}) !== undefined) g[${Gpr[op.reg]}] = x;`).join('\n')}`;
+  return {
+    read: new Function('g', read) as OperandPlan['read'],
+    write: new Function('g', 'v', write) as OperandPlan['write'],
+  };
+}
 
 function planOf(operands: readonly RegOperand[]): OperandPlan {
   let plan = PLANS.get(operands);
   if (!plan) {
-    const template: Record<string, bigint> = {};
-    for (const op of operands) template[op.name] = 0n;
-    plan = { names: operands.map((op) => op.name), regs: operands.map((op) => Gpr[op.reg]), template };
+    plan = compilePlan(operands);
     PLANS.set(operands, plan);
   }
   return plan;
@@ -78,10 +94,7 @@ function planOf(operands: readonly RegOperand[]): OperandPlan {
 
 /** Read the named operands of a leaf out of a register file. */
 export function readOperands<T extends readonly RegOperand[]>(operands: T, regs: RegisterFile): OperandValues<T> {
-  const plan = planOf(operands);
-  const out: Record<string, bigint> = { ...plan.template };
-  for (let i = 0; i < plan.names.length; i++) out[plan.names[i]!] = regs.gpr[plan.regs[i]!]!;
-  return out as OperandValues<T>;
+  return planOf(operands).read(regs.gpr) as OperandValues<T>;
 }
 
 /** Write named operands into a register file; operands not given are left untouched. */
@@ -90,12 +103,7 @@ export function writeOperands<T extends readonly RegOperand[]>(
   regs: RegisterFile,
   values: Partial<OperandValues<T>>,
 ): void {
-  const plan = planOf(operands);
-  const v = values as Record<string, bigint | undefined>;
-  for (let i = 0; i < plan.names.length; i++) {
-    const x = v[plan.names[i]!];
-    if (x !== undefined) regs.gpr[plan.regs[i]!] = x;
-  }
+  planOf(operands).write(regs.gpr, values as Record<string, bigint | undefined>);
 }
 
 /** The register that carries a named operand. */
